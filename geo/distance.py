@@ -53,7 +53,9 @@ def miles_between(a: Point, b: Point) -> float:
     return float(geodesic(a, b).miles)
 
 
-def haversine_miles(lat1: _ArrayLike, lon1: _ArrayLike, lat2: _ArrayLike, lon2: _ArrayLike) -> npt.NDArray[np.float64]:
+def haversine_miles(
+    lat1: _ArrayLike, lon1: _ArrayLike, lat2: _ArrayLike, lon2: _ArrayLike
+) -> npt.NDArray[np.float64]:
     """Return great-circle distances in miles, element-wise and broadcast like numpy.
 
     Inputs are degrees; scalars and arrays mix as numpy broadcasting allows, so one member against

@@ -43,12 +43,12 @@ def in_service_area(
 
     Examples
     --------
-    >>> eureka, arcata_site = (40.7938, -124.1573), (40.8665, -124.0828)
+    >>> eureka, arcata = (40.7938, -124.1573), (40.8665, -124.0828)  # about 6.4 miles apart
     >>> in_service_area("Humboldt", eureka, counties_served=["Humboldt", "Del Norte"])
     True
-    >>> in_service_area("Humboldt", eureka, counties_served=["Humboldt"], site_point=arcata_site, radius_miles=5)
+    >>> in_service_area("Humboldt", eureka, counties_served=["Humboldt"], site_point=arcata, radius_miles=5)
     False
-    >>> in_service_area("Humboldt", eureka, counties_served=["Humboldt"], site_point=arcata_site, radius_miles=10)
+    >>> in_service_area("Humboldt", eureka, counties_served=["Humboldt"], site_point=arcata, radius_miles=10)
     True
     >>> in_service_area("Trinity", eureka, counties_served=["Humboldt"])
     False

@@ -106,6 +106,14 @@ def density_class(people_per_sq_mi: float) -> CountyTier:
     return CountyTier.RURAL if people_per_sq_mi < RURAL_BELOW else CountyTier.SMALL
 
 
+def _parse_tier(text: str | None, where: str, errors: list[str]) -> CountyTier | None:
+    try:
+        return CountyTier(text or "")
+    except ValueError:
+        errors.append(f"{where}, column tier: {text!r} is not one of {[t.value for t in CountyTier]}")
+        return None
+
+
 def _read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
     with open(path, newline="", encoding="utf-8") as handle:
         return [(number, row) for number, row in enumerate(csv.DictReader(handle), start=2)]
@@ -146,10 +154,8 @@ def load_county_tiers(path: str | Path = COUNTY_TIERS_FILE) -> dict[str, CountyT
                 density = float(density_text)
             except ValueError:
                 errors.append(f"{where}, column people_per_sq_mi: {density_text!r} is not a number")
-        try:
-            tier = CountyTier(row["tier"])
-        except ValueError:
-            errors.append(f"{where}, column tier: {row['tier']!r} is not one of {[t.value for t in CountyTier]}")
+        tier = _parse_tier(row["tier"], where, errors)
+        if tier is None:
             continue
         status = row["status"]
         if status not in _STATUSES:
@@ -186,10 +192,8 @@ def load_travel_standards(path: str | Path = TRAVEL_STANDARDS_FILE) -> dict[Coun
     errors: list[str] = []
     for line, row in _read_rows(path):
         where = f"{path.name}, line {line}"
-        try:
-            tier = CountyTier(row["tier"])
-        except ValueError:
-            errors.append(f"{where}, column tier: {row['tier']!r} is not one of {[t.value for t in CountyTier]}")
+        tier = _parse_tier(row["tier"], where, errors)
+        if tier is None:
             continue
         if tier in table:
             errors.append(f"{where}, column tier: {tier.value!r} listed twice")

@@ -24,7 +24,9 @@ def test_haversine_agrees_with_geodesic_within_half_percent(zip_a: str, zip_b: s
 
 def test_haversine_vectorised_matches_one_by_one() -> None:
     points = [(lookup_zip(a).point, lookup_zip(b).point) for a, b in PAIRS]
-    lat1, lon1, lat2, lon2 = (np.array(v) for v in zip(*[(a[0], a[1], b[0], b[1]) for a, b in points], strict=True))
+    lat1, lon1, lat2, lon2 = (
+        np.array(v) for v in zip(*[(a[0], a[1], b[0], b[1]) for a, b in points], strict=True)
+    )
     bulk = haversine_miles(lat1, lon1, lat2, lon2)
     one_by_one = [float(haversine_miles(a[0], a[1], b[0], b[1])) for a, b in points]
     assert bulk.shape == (len(PAIRS),)
