@@ -32,10 +32,10 @@ days state offices do not close (Juneteenth, Susan B. Anthony Day); see the cale
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import functools
 import os
 from dataclasses import dataclass, field
-import datetime as dt
 from enum import StrEnum
 from pathlib import Path
 

@@ -22,6 +22,7 @@ from csmatch.db import database_url, make_engine, make_session_factory, session_
 AREA_CLI_MODULES = [
     "matcher.cli",
     "exchange.cli",
+    "accounts.cli",
 ]
 
 

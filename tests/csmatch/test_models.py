@@ -11,7 +11,14 @@ from sqlalchemy.orm import Session
 
 from capacity.models import CapacityReport, CapacityReportKind, Contract
 from csmatch.models import AuditEvent, record_audit
-from placement.models import Assignment, AssignmentStatus, Notification, RunTrigger, SolverRun, UnplacedReferral
+from placement.models import (
+    Assignment,
+    AssignmentStatus,
+    Notification,
+    RunTrigger,
+    SolverRun,
+    UnplacedReferral,
+)
 from referrals.models import (
     ExclusionReason,
     Member,
@@ -48,8 +55,10 @@ def test_contract_round_trips_with_counties_sites_and_reports(db_session: Sessio
     provider = make_provider(db_session, county="Shasta")
     contract = make_contract(db_session, provider, service="RECUPERATIVE_CARE", capacity=12,
                              counties=("Shasta", "Tehama"), service_radius_miles=60.0)
-    db_session.add(CapacityReport(contract_id=contract.id, kind=CapacityReportKind.FULL, change_date=dt.date(2026, 11, 2),
-                                  reported_date=dt.date(2026, 11, 3), reported_by="intake@example.org"))
+    db_session.add(CapacityReport(
+        contract_id=contract.id, kind=CapacityReportKind.FULL, change_date=dt.date(2026, 11, 2),
+        reported_date=dt.date(2026, 11, 3), reported_by="intake@example.org",
+    ))
     loaded = _reload(db_session, Contract, contract.id)
     assert isinstance(loaded, Contract)
     assert loaded.county_names == ["Shasta", "Tehama"]
@@ -97,9 +106,8 @@ def test_enums_are_stored_by_value(db_session: Session) -> None:
 
 def test_contract_capacity_cannot_be_negative(db_session: Session) -> None:
     provider = make_provider(db_session)
-    with pytest.raises(IntegrityError, match="capacity_not_negative"):
-        with db_session.begin_nested():
-            make_contract(db_session, provider, capacity=-1)
+    with pytest.raises(IntegrityError, match="capacity_not_negative"), db_session.begin_nested():
+        make_contract(db_session, provider, capacity=-1)
 
 
 def test_one_active_assignment_per_referral(db_session: Session) -> None:
@@ -111,17 +119,15 @@ def test_one_active_assignment_per_referral(db_session: Session) -> None:
     db_session.add(Assignment(**fields, status=AssignmentStatus.DECLINED))
     db_session.add(Assignment(**fields))
     db_session.flush()
-    with pytest.raises(IntegrityError):
-        with db_session.begin_nested():
-            db_session.add(Assignment(**fields, status=AssignmentStatus.SENT))
-            db_session.flush()
+    with pytest.raises(IntegrityError), db_session.begin_nested():
+        db_session.add(Assignment(**fields, status=AssignmentStatus.SENT))
+        db_session.flush()
 
 
 @pytest.mark.parametrize("statement", ["UPDATE audit_events SET actor = 'someone else'", "DELETE FROM audit_events"])
 def test_audit_log_is_append_only(db_session: Session, statement: str) -> None:
     record_audit(db_session, actor="lead@plan.org", action="referral.view", entity_type="referral", entity_id="R1")
     db_session.flush()
-    with pytest.raises(DBAPIError, match="append-only"):
-        with db_session.begin_nested():
-            db_session.execute(sa.text(statement))
+    with pytest.raises(DBAPIError, match="append-only"), db_session.begin_nested():
+        db_session.execute(sa.text(statement))
     assert db_session.scalars(sa.select(AuditEvent.actor)).all() == ["lead@plan.org"]

@@ -14,7 +14,6 @@ from alembic import op
 
 from csmatch.models import AUDIT_APPEND_ONLY_POSTGRESQL, AUDIT_APPEND_ONLY_SQLITE
 
-
 revision = '0001'
 down_revision = None
 branch_labels = None

@@ -1,0 +1,272 @@
+"""Read the database into the matcher's plain problem objects (one direction only).
+
+The adapter decides what a solve sees: which referrals are open and movable, how many units each
+contract and site still has once the referrals *outside* the solve keep theirs, which providers
+reported full. Accepted referrals are never in a solve: their units are simply not available
+(an accepted referral is never moved by a re-solve). Demographics are never read here: the
+``member_demographics`` table is not even joined (7003 VI.B.4).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from capacity.models import CapacityReport, CapacityReportKind, Contract, ContractCounty, ContractSite
+from csmatch.calendar import CalendarRangeError, HolidayCalendar, default_calendar
+from csmatch.models import Service
+from geo.standards import travel_standard
+from matcher.data import ContractPool, MatchData, ReferralDemand, ServiceSite
+from matcher.reasons import UnplacedReason
+from placement.models import ACTIVE_ASSIGNMENT_STATUSES, Assignment, AssignmentStatus
+from providers.models import Provider, ProviderSite
+from referrals.models import (
+    Member,
+    MemberPriorProvider,
+    Referral,
+    ReferralExclusion,
+    ReferralPreference,
+    ReferralStatus,
+)
+
+# Open referrals a solve may place or move; ACCEPTED and later are locked, INFO_REQUESTED waits
+# for the referring party (7003 VI.C.6).
+MATCHABLE_STATUSES = (
+    ReferralStatus.RECEIVED,
+    ReferralStatus.READY,
+    ReferralStatus.PROPOSED,
+    ReferralStatus.SENT,
+    ReferralStatus.DECLINED,
+    ReferralStatus.UNPLACED,
+)
+
+# The eligibility gate hook: given the session, the referrals and the date, return the referrals
+# that fail a gate or limit with the reason. ``referrals.eligibility`` provides the real one.
+EligibilityCheck = Callable[[Session, list[Referral], dt.date], dict[str, tuple[UnplacedReason, str]]]
+
+
+def pool_key(contract_id: str, site_id: str) -> str:
+    """The matcher's leaf capacity pool: one site delivering one contract's service."""
+    return f"{contract_id}@{site_id}"
+
+
+def split_pool_key(key: str) -> tuple[str, str]:
+    contract_id, _, site_id = key.partition("@")
+    return contract_id, site_id
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which referrals a solve covers: everything open, or one service in some counties."""
+
+    service: str | None = None
+    counties: frozenset[str] | None = None
+    referral_ids: frozenset[str] | None = None
+
+    def describe(self) -> str:
+        parts = []
+        if self.service:
+            parts.append(self.service)
+        if self.counties:
+            parts.append(", ".join(sorted(self.counties)))
+        if self.referral_ids is not None:
+            parts.append(f"{len(self.referral_ids)} referrals")
+        return " in ".join(parts) or "all open referrals"
+
+
+@dataclass
+class Snapshot:
+    """The matcher's input plus what the writer needs to map the answer back."""
+
+    data: MatchData
+    on_date: dt.date
+    current: dict[str, Assignment]  # referral id -> its active (unaccepted) assignment
+    referral_status: dict[str, ReferralStatus]
+    ineligible: dict[str, tuple[UnplacedReason, str]] = field(default_factory=dict)
+    full_contracts: frozenset[str] = frozenset()
+
+
+def reported_full_contracts(session: Session, contract_ids: Iterable[str] | None = None) -> set[str]:
+    """Contracts whose latest FULL report is not followed by a REOPENED or NEW_CAPACITY report."""
+    latest = (
+        sa.select(CapacityReport.contract_id, CapacityReport.kind,
+                  sa.func.row_number().over(partition_by=CapacityReport.contract_id,
+                                            order_by=(CapacityReport.change_date.desc(),
+                                                      CapacityReport.id.desc())).label("n"))
+        .where(CapacityReport.kind != CapacityReportKind.STAFFING_CHANGE)
+        .subquery()
+    )
+    stmt = sa.select(latest.c.contract_id).where(latest.c.n == 1, latest.c.kind == CapacityReportKind.FULL)
+    if contract_ids is not None:
+        stmt = stmt.where(latest.c.contract_id.in_(list(contract_ids)))
+    return set(session.scalars(stmt))
+
+
+def current_capacity(session: Session) -> dict[str, int]:
+    """Contracted capacity after the latest NEW_CAPACITY report, per contract."""
+    capacity = dict(session.execute(sa.select(Contract.id, Contract.contracted_capacity)).tuples())
+    rows = session.execute(
+        sa.select(CapacityReport.contract_id, CapacityReport.new_capacity)
+        .where(CapacityReport.kind == CapacityReportKind.NEW_CAPACITY)
+        .order_by(CapacityReport.change_date, CapacityReport.id)
+    ).tuples()
+    for contract_id, new_capacity in rows:
+        if new_capacity is not None:
+            capacity[contract_id] = new_capacity
+    return capacity
+
+
+def load_snapshot(
+    session: Session,
+    on_date: dt.date,
+    *,
+    scope: Scope | None = None,
+    eligibility: EligibilityCheck | None = None,
+    calendar: HolidayCalendar | None = None,
+) -> Snapshot:
+    """Build the matcher's :class:`MatchData` for the open referrals in ``scope`` on ``on_date``."""
+    scope = scope or Scope()
+    calendar = calendar or default_calendar()
+
+    # Contracts in force for services offered that day (7003 VI.A: effective dates are data).
+    contract_stmt = (
+        sa.select(Contract, Service.site_based)
+        .join(Service, Service.key == Contract.service_key)
+        .where(Contract.effective_start <= on_date,
+               sa.or_(Contract.effective_end.is_(None), Contract.effective_end >= on_date),
+               Service.offered_from <= on_date,
+               sa.or_(Service.offered_until.is_(None), Service.offered_until >= on_date))
+    )
+    if scope.service:
+        contract_stmt = contract_stmt.where(Contract.service_key == scope.service)
+    contracts = {c.id: (c, site_based) for c, site_based in session.execute(contract_stmt).tuples()}
+    counties: dict[str, set[str]] = defaultdict(set)
+    for contract_id, county in session.execute(sa.select(ContractCounty.contract_id, ContractCounty.county)).tuples():
+        if contract_id in contracts:
+            counties[contract_id].add(county)
+    capacity = current_capacity(session)
+    full = reported_full_contracts(session)
+
+    # The referrals in the solve.
+    ref_stmt = (
+        sa.select(Referral, Member)
+        .join(Member, Member.id == Referral.member_id)
+        .where(Referral.status.in_(MATCHABLE_STATUSES))
+    )
+    if scope.service:
+        ref_stmt = ref_stmt.where(Referral.service_key == scope.service)
+    if scope.counties is not None:
+        ref_stmt = ref_stmt.where(Member.county.in_(sorted(scope.counties)))
+    if scope.referral_ids is not None:
+        ref_stmt = ref_stmt.where(Referral.id.in_(sorted(scope.referral_ids)))
+    rows = session.execute(ref_stmt.order_by(Referral.id)).tuples().all()
+    in_scope = {r.id for r, _ in rows}
+
+    # Units held by active assignments, split into those of referrals in the solve (movable: their
+    # units are freed for it) and everyone else's (kept: not available to the solve).
+    held_contract: dict[str, int] = defaultdict(int)
+    held_site: dict[tuple[str, str], int] = defaultdict(int)
+    current: dict[str, Assignment] = {}
+    active = session.scalars(sa.select(Assignment).where(Assignment.status.in_(ACTIVE_ASSIGNMENT_STATUSES)))
+    for a in active:
+        if a.referral_id in in_scope and a.status is not AssignmentStatus.ACCEPTED:
+            current[a.referral_id] = a
+            continue
+        held_contract[a.contract_id] += a.units
+        held_site[(a.contract_id, a.site_id)] += a.units
+
+    providers = {p.id: p for p in session.scalars(sa.select(Provider).where(Provider.active))}
+    sites = {s.id: s for s in session.scalars(sa.select(ProviderSite))}
+    pools: list[ContractPool] = []
+    service_sites: list[ServiceSite] = []
+    for contract_id, (contract, site_based) in sorted(contracts.items()):
+        provider = providers.get(contract.provider_id)
+        if provider is None:
+            continue
+        remaining = max(0, capacity.get(contract_id, contract.contracted_capacity) - held_contract[contract_id])
+        pools.append(ContractPool(contract_id, contract.provider_id, contract.service_key, remaining))
+        contract_sites: list[ContractSite] = list(contract.sites)
+        if not contract_sites and provider.sites:
+            contract_sites = [ContractSite(contract_id=contract_id, site_id=provider.sites[0].id)]
+        for cs in contract_sites:
+            site = sites[cs.site_id]
+            site_remaining = None
+            if cs.site_capacity is not None:
+                site_remaining = max(0, cs.site_capacity - held_site[(contract_id, cs.site_id)])
+            service_sites.append(ServiceSite(
+                site_id=pool_key(contract_id, cs.site_id), provider_id=contract.provider_id,
+                service=contract.service_key, counties=frozenset(counties[contract_id]),
+                latitude=site.latitude, longitude=site.longitude, contract_id=contract_id,
+                site_based=bool(site_based), service_radius_miles=contract.service_radius_miles,
+                languages=frozenset(provider.staff_languages),
+                cultural_competencies=frozenset(provider.cultural_competencies),
+                remaining_units=site_remaining, reported_full=contract_id in full,
+            ))
+
+    preferences: dict[str, list[str]] = defaultdict(list)
+    for rid, pid in session.execute(
+        sa.select(ReferralPreference.referral_id, ReferralPreference.provider_id)
+        .where(ReferralPreference.referral_id.in_(_in_scope_ids(ref_stmt)))
+        .order_by(ReferralPreference.referral_id, ReferralPreference.rank)
+    ).tuples():
+        preferences[rid].append(pid)
+    exclusions: dict[str, set[str]] = defaultdict(set)
+    for rid, pid in session.execute(
+        sa.select(ReferralExclusion.referral_id, ReferralExclusion.provider_id)
+        .where(ReferralExclusion.referral_id.in_(_in_scope_ids(ref_stmt)))
+    ).tuples():
+        exclusions[rid].add(pid)
+    prior: dict[tuple[int, str], set[str]] = defaultdict(set)
+    for mid, pid, skey in session.execute(
+        sa.select(MemberPriorProvider.member_id, MemberPriorProvider.provider_id, MemberPriorProvider.service_key)
+    ).tuples():
+        prior[(mid, skey)].add(pid)
+
+    ineligible = eligibility(session, [r for r, _ in rows], on_date) if eligibility else {}
+    pool_ids = {s.site_id for s in service_sites}
+    standards: dict[str, float | None] = {}
+    demands: list[ReferralDemand] = []
+    for referral, member in rows:
+        held = current.get(referral.id)
+        current_site: str | None = pool_key(held.contract_id, held.site_id) if held is not None else None
+        if current_site not in pool_ids:
+            current_site = None
+        if member.county not in standards:
+            try:
+                standards[member.county] = travel_standard(member.county).miles
+            except ValueError:
+                standards[member.county] = None
+        try:
+            waited = max(0, calendar.business_days_between(referral.received_date, on_date))
+        except CalendarRangeError:
+            waited = max(0, (on_date - referral.received_date).days * 5 // 7)
+        gate = ineligible.get(referral.id)
+        demands.append(ReferralDemand(
+            referral_id=referral.id, service=referral.service_key, units=referral.units_needed,
+            county=member.county, latitude=member.latitude, longitude=member.longitude,
+            required_language=member.required_language, languages=tuple(member.spoken_languages),
+            cultural_preferences=tuple(member.cultural_preferences),
+            preferred_providers=tuple(dict.fromkeys(preferences.get(referral.id, ()))),
+            excluded_providers=frozenset(exclusions.get(referral.id, ())),
+            prior_providers=frozenset(prior.get((member.id, referral.service_key), ())),
+            post_discharge=referral.discharge_date is not None and referral.discharge_date <= on_date,
+            business_days_waited=waited,
+            ineligible_reason=gate[0] if gate else None,
+            current_site=current_site,
+            max_travel_miles=standards[member.county],
+        ))
+    data = MatchData(referrals=tuple(demands), sites=tuple(service_sites), contracts=tuple(pools))
+    return Snapshot(data=data, on_date=on_date, current=current,
+                    referral_status={r.id: r.status for r, _ in rows}, ineligible=ineligible,
+                    full_contracts=frozenset(full))
+
+
+def _in_scope_ids(ref_stmt: sa.Select[Any]) -> sa.Select[Any]:
+    """The referral ids of the solve as a subquery (no giant IN lists)."""
+    return ref_stmt.with_only_columns(Referral.id).order_by(None)
