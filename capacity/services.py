@@ -138,7 +138,11 @@ def record_capacity_report(
     session.flush()
 
     due = calendar.due_date(change_date, CAPACITY_REPORT_CLOCK)
-    taken = calendar.business_days_between(change_date, reported_date)
+    # count forwards only: a change announced in advance is negative
+    if reported_date >= change_date:
+        taken = calendar.business_days_between(change_date, reported_date)
+    else:
+        taken = -calendar.business_days_between(reported_date, change_date)
     late = taken > CAPACITY_REPORT_CLOCK
     after = position(session, contract_id, as_of=as_of, calendar=calendar)
 

@@ -23,6 +23,10 @@ AREA_CLI_MODULES = [
     "matcher.cli",
     "exchange.cli",
     "accounts.cli",
+    "placement.cli",
+    "csmatch.demo",
+    "capacity.cli",
+    "referrals.cli",
 ]
 
 

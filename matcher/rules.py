@@ -10,7 +10,7 @@ Tables hold MatchData as sorted code arrays, so the same data in any order build
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,10 +52,10 @@ def _codes(values: Sequence[str], vocabulary: dict[str, int]) -> IntArray:
     return np.fromiter((vocabulary[v] for v in values), dtype=np.int64, count=len(values))
 
 
-def _vocabulary(*groups: object) -> dict[str, int]:
+def _vocabulary(*groups: Iterable[str]) -> dict[str, int]:
     words: set[str] = set()
     for group in groups:
-        words.update(group)  # type: ignore[call-overload]
+        words.update(group)
     return {w: i for i, w in enumerate(sorted(words))}
 
 

@@ -13,7 +13,6 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -110,12 +109,12 @@ def reported_full_contracts(session: Session, contract_ids: Iterable[str] | None
 
 def current_capacity(session: Session) -> dict[str, int]:
     """Contracted capacity after the latest NEW_CAPACITY report, per contract."""
-    capacity = dict(session.execute(sa.select(Contract.id, Contract.contracted_capacity)).tuples())
+    capacity: dict[str, int] = dict(session.execute(sa.select(Contract.id, Contract.contracted_capacity)).all())
     rows = session.execute(
         sa.select(CapacityReport.contract_id, CapacityReport.new_capacity)
         .where(CapacityReport.kind == CapacityReportKind.NEW_CAPACITY)
         .order_by(CapacityReport.change_date, CapacityReport.id)
-    ).tuples()
+    )
     for contract_id, new_capacity in rows:
         if new_capacity is not None:
             capacity[contract_id] = new_capacity
@@ -145,9 +144,9 @@ def load_snapshot(
     )
     if scope.service:
         contract_stmt = contract_stmt.where(Contract.service_key == scope.service)
-    contracts = {c.id: (c, site_based) for c, site_based in session.execute(contract_stmt).tuples()}
+    contracts = {c.id: (c, site_based) for c, site_based in session.execute(contract_stmt)}
     counties: dict[str, set[str]] = defaultdict(set)
-    for contract_id, county in session.execute(sa.select(ContractCounty.contract_id, ContractCounty.county)).tuples():
+    for contract_id, county in session.execute(sa.select(ContractCounty.contract_id, ContractCounty.county)):
         if contract_id in contracts:
             counties[contract_id].add(county)
     capacity = current_capacity(session)
@@ -165,7 +164,7 @@ def load_snapshot(
         ref_stmt = ref_stmt.where(Member.county.in_(sorted(scope.counties)))
     if scope.referral_ids is not None:
         ref_stmt = ref_stmt.where(Referral.id.in_(sorted(scope.referral_ids)))
-    rows = session.execute(ref_stmt.order_by(Referral.id)).tuples().all()
+    rows = session.execute(ref_stmt.order_by(Referral.id)).all()
     in_scope = {r.id for r, _ in rows}
 
     # Units held by active assignments, split into those of referrals in the solve (movable: their
@@ -209,23 +208,25 @@ def load_snapshot(
                 remaining_units=site_remaining, reported_full=contract_id in full,
             ))
 
+    # The referral ids of the solve as a subquery (no giant IN lists).
+    scope_ids = ref_stmt.with_only_columns(Referral.id).order_by(None)
     preferences: dict[str, list[str]] = defaultdict(list)
     for rid, pid in session.execute(
         sa.select(ReferralPreference.referral_id, ReferralPreference.provider_id)
-        .where(ReferralPreference.referral_id.in_(_in_scope_ids(ref_stmt)))
+        .where(ReferralPreference.referral_id.in_(scope_ids))
         .order_by(ReferralPreference.referral_id, ReferralPreference.rank)
-    ).tuples():
+    ):
         preferences[rid].append(pid)
     exclusions: dict[str, set[str]] = defaultdict(set)
     for rid, pid in session.execute(
         sa.select(ReferralExclusion.referral_id, ReferralExclusion.provider_id)
-        .where(ReferralExclusion.referral_id.in_(_in_scope_ids(ref_stmt)))
-    ).tuples():
+        .where(ReferralExclusion.referral_id.in_(scope_ids))
+    ):
         exclusions[rid].add(pid)
     prior: dict[tuple[int, str], set[str]] = defaultdict(set)
     for mid, pid, skey in session.execute(
         sa.select(MemberPriorProvider.member_id, MemberPriorProvider.provider_id, MemberPriorProvider.service_key)
-    ).tuples():
+    ):
         prior[(mid, skey)].add(pid)
 
     ineligible = eligibility(session, [r for r, _ in rows], on_date) if eligibility else {}
@@ -266,7 +267,3 @@ def load_snapshot(
                     referral_status={r.id: r.status for r, _ in rows}, ineligible=ineligible,
                     full_contracts=frozenset(full))
 
-
-def _in_scope_ids(ref_stmt: sa.Select[Any]) -> sa.Select[Any]:
-    """The referral ids of the solve as a subquery (no giant IN lists)."""
-    return ref_stmt.with_only_columns(Referral.id).order_by(None)

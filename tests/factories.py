@@ -12,8 +12,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from capacity.models import Contract, ContractCounty, ContractSite
+from capacity.models import CapacityReport, CapacityReportKind, Contract, ContractCounty, ContractSite
 from csmatch.models import Service
+from placement.models import Assignment, AssignmentStatus
 from providers.models import Provider, ProviderSite
 from referrals.models import Member, MemberDemographics, Referral, ReferralPreference, ReferralSource
 
@@ -27,6 +28,10 @@ SERVICES = {
     "RESPITE": ("Respite Services", dt.date(2023, 1, 1), "hours", False),
     "PERSONAL_CARE": ("Personal Care and Homemaker", dt.date(2023, 1, 1), "hours per week", False),
     "SOBERING": ("Sobering Centers", dt.date(2024, 7, 1), "beds", True),
+    "HOUSING_DEPOSIT": ("Housing Deposits", dt.date(2022, 1, 1), "members per month", False),
+    "HOUSING_TENANCY": ("Housing Tenancy and Sustaining Services", dt.date(2022, 1, 1), "caseload slots", False),
+    "POST_HOSP_HOUSING": ("Short-Term Post-Hospitalization Housing", dt.date(2022, 1, 1), "beds", True),
+    "DAY_HAB": ("Day Habilitation Program", dt.date(2025, 1, 1), "program seats", False),
 }
 
 # A few real ZIPs with their county and centroid (zipcodes package).
@@ -117,3 +122,31 @@ def make_referral(
     session.add(referral)
     session.flush()
     return referral
+
+
+def make_assignment(
+    session: Session, referral: Referral, contract: Contract, *, units: int | None = None,
+    status: AssignmentStatus = AssignmentStatus.PROPOSED, **kw: Any,
+) -> Assignment:
+    """An assignment of ``referral`` to the contract's first site (units default to the referral's)."""
+    assignment = Assignment(
+        referral_id=referral.id, provider_id=contract.provider_id, site_id=kw.pop("site_id", contract.sites[0].site_id),
+        contract_id=contract.id, units=units if units is not None else referral.units_needed, status=status, **kw,
+    )
+    session.add(assignment)
+    session.flush()
+    return assignment
+
+
+def make_capacity_report(
+    session: Session, contract: Contract, kind: CapacityReportKind, change_date: dt.date, **kw: Any,
+) -> CapacityReport:
+    """A capacity report on ``contract``, reported the day of the change unless ``reported_date`` is given."""
+    report = CapacityReport(
+        contract_id=contract.id, kind=kind, change_date=change_date,
+        reported_date=kw.pop("reported_date", change_date), reported_by=kw.pop("reported_by", "provider@example.org"),
+        **kw,
+    )
+    session.add(report)
+    session.flush()
+    return report

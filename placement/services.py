@@ -1,0 +1,415 @@
+"""Propose, re-solve and write back: database -> matcher -> database, in the caller's transaction.
+
+Every function here takes a Session and never commits: a CLI command, a request or the nightly
+batch owns the transaction, so a solve is all-or-nothing. Writers lock the contracts of the solve
+first (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite serialises writers with ``BEGIN IMMEDIATE``),
+then read what is committed, so two coordinators or two capacity reports never over-commit a
+provider.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from capacity.models import CapacityReport, CapacityReportKind, Contract, ContractCounty
+from csmatch.db import lock_for_update, utcnow
+from csmatch.models import record_audit
+from matcher import build_problem, solve, validate
+from matcher.solution import Assignment as Placement
+from matcher.solution import Solution, Unplaced
+from placement.models import (
+    Assignment,
+    AssignmentStatus,
+    Notification,
+    RunTrigger,
+    SolverRun,
+    UnplacedReferral,
+)
+from placement.snapshot import EligibilityCheck, Scope, Snapshot, load_snapshot, split_pool_key
+from referrals.lifecycle import TRANSITIONS
+from referrals.models import Referral, ReferralStatus, ReferralStatusChange
+
+
+class PlacementError(Exception):
+    """A request the placement rules refuse; the message names the record."""
+
+
+@dataclass
+class Change:
+    """One referral's outcome in a run, as the run report and the dashboard show it."""
+
+    referral_id: str
+    kind: str  # NEWLY_PLACED, MOVED, KEPT, NEWLY_UNPLACED, STILL_UNPLACED
+    from_provider: str | None
+    to_provider: str | None
+    reason: str
+
+
+@dataclass
+class RunOutcome:
+    """What a run decided and changed (also what ``--dry-run`` prints)."""
+
+    run_id: int | None
+    solution: Solution
+    snapshot: Snapshot
+    changes: list[Change] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def count(self, kind: str) -> int:
+        return sum(1 for c in self.changes if c.kind == kind)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = Counter(c.kind for c in self.changes)
+        return {k: counts.get(k, 0) for k in ("NEWLY_PLACED", "MOVED", "KEPT", "NEWLY_UNPLACED", "STILL_UNPLACED")}
+
+
+def lock_contracts(session: Session, scope: Scope) -> list[str]:
+    """Lock, in id order (no deadlocks), the contracts a solve in ``scope`` may commit units to."""
+    stmt = sa.select(Contract.id).order_by(Contract.id)
+    if scope.service:
+        stmt = stmt.where(Contract.service_key == scope.service)
+    if scope.counties is not None:
+        stmt = stmt.where(Contract.id.in_(
+            sa.select(ContractCounty.contract_id).where(ContractCounty.county.in_(sorted(scope.counties)))
+        ))
+    return list(session.scalars(lock_for_update(stmt, session)))
+
+
+def _reason_text(p: Placement) -> dict[str, Any]:
+    return {
+        "cost": p.cost,
+        "preference_misses": [
+            {"provider_id": m.provider_id, "rank": m.rank, "reason": str(m.reason)} for m in p.preference_misses
+        ],
+    }
+
+
+def _terms(p: Placement) -> dict[str, Any]:
+    t = p.terms
+    return {"preference": t.preference, "continuity": t.continuity, "fit": t.fit, "travel": t.travel,
+            "stability": t.stability}
+
+
+def _unplaced_detail(u: Unplaced) -> dict[str, Any]:
+    return {
+        "reason": str(u.reason),
+        "side": str(u.side),
+        "description": u.reason.description,
+        "nearest": [{"provider_id": n.provider_id, "site": n.site_id, "miles": round(n.miles, 1)}
+                    for n in u.would_take],
+    }
+
+
+def run_solver(
+    session: Session,
+    *,
+    on_date: dt.date,
+    actor: str,
+    trigger: RunTrigger,
+    scope: Scope | None = None,
+    trigger_ref: str | None = None,
+    dry_run: bool = False,
+    eligibility: EligibilityCheck | None = None,
+    time_limit: float = 30.0,
+    workers: int | None = None,
+) -> RunOutcome:
+    """Solve the open referrals in ``scope`` and write the result back (unless ``dry_run``).
+
+    Accepted referrals are never in the solve; referrals already proposed or sent keep their
+    provider unless moving them places more members or better (the stable re-solve). Unplaced
+    referrals are recorded with their reason: never queued at a full provider (7003 VI.E.5).
+    """
+    scope = scope or Scope()
+    if eligibility is None:
+        eligibility = _default_eligibility()
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if not dry_run:
+        lock_contracts(session, scope)
+    snapshot = load_snapshot(session, on_date, scope=scope, eligibility=eligibility)
+    seconds["load"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    problem = build_problem(snapshot.data)
+    solution = solve(problem, time_limit=time_limit, workers=workers)
+    seconds["solve"] = time.perf_counter() - t1
+    # The matcher's independent checker: never write an answer that breaks a hard rule.
+    validate(solution, problem, snapshot.data)
+    changes = _diff(snapshot, solution)
+    outcome = RunOutcome(run_id=None, solution=solution, snapshot=snapshot, changes=changes, seconds=seconds)
+    if dry_run:
+        return outcome
+    t2 = time.perf_counter()
+    _write(session, outcome, actor=actor, trigger=trigger, trigger_ref=trigger_ref, scope=scope)
+    seconds["write"] = time.perf_counter() - t2
+    return outcome
+
+
+def _default_eligibility() -> EligibilityCheck | None:
+    try:
+        from referrals.eligibility import ineligible_referrals
+    except ImportError:  # pragma: no cover - present once referrals.eligibility lands
+        return None
+    return ineligible_referrals  # type: ignore[no-any-return]
+
+
+def _diff(snapshot: Snapshot, solution: Solution) -> list[Change]:
+    placed = solution.assignment_by_referral
+    unplaced = solution.unplaced_by_referral
+    moves = {m.referral_id: m for m in solution.moved}
+    changes: list[Change] = []
+    for demand in snapshot.data.referrals:
+        rid = demand.referral_id
+        current = snapshot.current.get(rid)
+        before = current.provider_id if current is not None else None
+        if rid in placed:
+            p = placed[rid]
+            if demand.current_site == p.site_id:
+                changes.append(Change(rid, "KEPT", before, p.provider_id, "kept its provider"))
+            elif current is not None:
+                move = moves.get(rid)
+                why = move.detail if move is not None else "the re-solve found a better placement"
+                changes.append(Change(rid, "MOVED", before, p.provider_id, why))
+            else:
+                changes.append(Change(rid, "NEWLY_PLACED", None, p.provider_id, "placed"))
+        else:
+            u = unplaced[rid]
+            was = snapshot.referral_status.get(rid)
+            kind = "STILL_UNPLACED" if was is ReferralStatus.UNPLACED and current is None else "NEWLY_UNPLACED"
+            changes.append(Change(rid, kind, before, None, u.reason.description))
+    return changes
+
+
+def _write(
+    session: Session, outcome: RunOutcome, *, actor: str, trigger: RunTrigger, trigger_ref: str | None,
+    scope: Scope,
+) -> None:
+    snapshot, solution = outcome.snapshot, outcome.solution
+    now = utcnow()
+    summary = outcome.summary
+    run = SolverRun(
+        trigger=trigger, trigger_ref=trigger_ref, actor=actor, started_at=now, finished_at=now,
+        status=str(solution.status), method=solution.solver,
+        referrals_considered=len(snapshot.data.referrals), placed=solution.placed,
+        unplaced=len(solution.unplaced), moved=summary["MOVED"], newly_placed=summary["NEWLY_PLACED"],
+        objective=float(solution.objective), bound=float(solution.bound), gap=float(solution.gap),
+        runtime_seconds=solution.runtime,
+        figures={"scope": scope.describe(), "components": solution.components, "seconds": outcome.seconds,
+                 "summary": summary, "notes": list(solution.notes)},
+    )
+    session.add(run)
+    session.flush()
+    outcome.run_id = run.id
+    placed = solution.assignment_by_referral
+    unplaced = solution.unplaced_by_referral
+    on_date = snapshot.on_date
+
+    superseded: list[dict[str, Any]] = []
+    new_rows: list[dict[str, Any]] = []
+    status_updates: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
+    unplaced_rows: list[dict[str, Any]] = []
+    withdrawn_sent: list[Assignment] = []
+
+    def move_status(rid: str, to: ReferralStatus, reason: str) -> None:
+        was = snapshot.referral_status[rid]
+        if was is to:
+            return
+        path = [to] if to in TRANSITIONS[was] else [ReferralStatus.READY, to]
+        for step in path:
+            history.append({"referral_id": rid, "from_status": was, "to_status": step, "on_date": on_date,
+                            "at": now, "actor": actor, "reason": reason, "reason_code": None})
+            was = step
+        status_updates.append({"id": rid, "status": to, "updated_at": now})
+
+    for change in outcome.changes:
+        rid = change.referral_id
+        current = snapshot.current.get(rid)
+        if change.kind == "KEPT":
+            continue
+        if current is not None:
+            superseded.append({"id": current.id, "status": AssignmentStatus.SUPERSEDED, "ended_at": now})
+            if current.status is AssignmentStatus.SENT:
+                withdrawn_sent.append(current)
+        if rid in placed:
+            p = placed[rid]
+            contract_id, site_id = split_pool_key(p.site_id)
+            new_rows.append({
+                "referral_id": rid, "provider_id": p.provider_id, "site_id": site_id, "contract_id": contract_id,
+                "units": p.units, "solver_run_id": run.id, "status": AssignmentStatus.PROPOSED,
+                "cost_terms": _terms(p), "reasons": _reason_text(p) | {"why": change.reason},
+                "created_by": actor, "created_at": now,
+            })
+            move_status(rid, ReferralStatus.PROPOSED, f"solver run {run.id}: {change.reason}")
+        else:
+            u = unplaced[rid]
+            unplaced_rows.append({"referral_id": rid, "solver_run_id": run.id, "reason": str(u.reason),
+                                  "detail": _unplaced_detail(u), "created_at": now})
+            move_status(rid, ReferralStatus.UNPLACED, f"solver run {run.id}: {u.reason.description}")
+
+    # Earlier unplaced records of the referrals in this solve are superseded by this run's answer.
+    in_solve = [d.referral_id for d in snapshot.data.referrals]
+    for chunk in _chunks(in_solve):
+        session.execute(
+            sa.update(UnplacedReferral)
+            .where(UnplacedReferral.referral_id.in_(chunk), UnplacedReferral.resolved_at.is_(None),
+                   UnplacedReferral.solver_run_id != run.id)
+            .values(resolved_at=now)
+        )
+    if superseded:
+        session.execute(sa.update(Assignment), superseded)
+    if status_updates:
+        session.execute(sa.update(Referral), status_updates)
+    if history:
+        session.execute(sa.insert(ReferralStatusChange), history)
+    if unplaced_rows:
+        session.execute(sa.insert(UnplacedReferral), unplaced_rows)
+    new_ids: dict[str, int] = {}
+    if new_rows:
+        result = session.execute(
+            sa.insert(Assignment).returning(Assignment.id, Assignment.referral_id, sort_by_parameter_order=True),
+            new_rows,
+        )
+        new_ids = {rid: aid for aid, rid in result}
+    # Outbox: a provider that had the referral in hand hears it is withdrawn; the new provider
+    # hears of it when the coordinator sends it (send_assignments), or at once on a re-referral.
+    notes: list[dict[str, Any]] = []
+    for old in withdrawn_sent:
+        notes.append({"provider_id": old.provider_id, "referral_id": old.referral_id, "assignment_id": old.id,
+                      "kind": "WITHDRAWN", "payload": {"run": run.id}, "created_at": now})
+        if old.referral_id in placed:
+            p = placed[old.referral_id]
+            notes.append({"provider_id": p.provider_id, "referral_id": old.referral_id,
+                          "assignment_id": new_ids.get(old.referral_id), "kind": "RE_REFERRAL",
+                          "payload": {"run": run.id, "from_provider": old.provider_id}, "created_at": now})
+    if notes:
+        session.execute(sa.insert(Notification), notes)
+    record_audit(session, actor=actor, action="solver.run", entity_type="solver_run", entity_id=run.id,
+                 details={"trigger": str(trigger), "trigger_ref": trigger_ref, "scope": scope.describe(),
+                          "summary": summary})
+    session.flush()
+    session.expire_all()
+
+
+def _chunks(items: list[str], size: int = 5000) -> list[list[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def resolve_after_capacity_change(
+    session: Session, contract_id: str, *, on_date: dt.date, actor: str, trigger_ref: str | None = None,
+    trigger: RunTrigger = RunTrigger.CAPACITY_REPORT,
+) -> RunOutcome:
+    """Re-solve at once the referrals that compete for this contract's service in its counties.
+
+    The matcher's stable re-solve keeps everyone it can where they are: referrals at the provider
+    that went full move, accepted referrals never do, and unrelated providers' referrals stay.
+    """
+    contract = session.get(Contract, contract_id)
+    if contract is None:
+        raise PlacementError(f"contract {contract_id!r} does not exist")
+    scope = Scope(service=contract.service_key, counties=frozenset(contract.county_names))
+    return run_solver(session, on_date=on_date, actor=actor, trigger=trigger, scope=scope,
+                      trigger_ref=trigger_ref or contract_id)
+
+
+def active_assignment(session: Session, referral_id: str) -> Assignment | None:
+    return session.scalar(
+        sa.select(Assignment).where(Assignment.referral_id == referral_id,
+                                    Assignment.status.in_((AssignmentStatus.PROPOSED, AssignmentStatus.SENT,
+                                                           AssignmentStatus.ACCEPTED)))
+    )
+
+
+def send_assignments(session: Session, assignment_ids: list[int], *, actor: str, on_date: dt.date) -> int:
+    """The lead accepts proposals: each is sent to its provider (7003 VI.C.3: within 10 business days)."""
+    from referrals.lifecycle import transition
+
+    sent = 0
+    for assignment in session.scalars(sa.select(Assignment).where(Assignment.id.in_(assignment_ids))):
+        if assignment.status is not AssignmentStatus.PROPOSED:
+            raise PlacementError(f"assignment {assignment.id!r} is {assignment.status.value}, not PROPOSED")
+        transition(session, assignment.referral, ReferralStatus.SENT, actor=actor, on_date=on_date,
+                   reason=f"sent to {assignment.provider_id}")
+        assignment.status = AssignmentStatus.SENT
+        assignment.sent_on = on_date
+        session.add(Notification(provider_id=assignment.provider_id, referral_id=assignment.referral_id,
+                                 assignment_id=assignment.id, kind="NEW_REFERRAL", payload={"sent_on": str(on_date)}))
+        sent += 1
+    session.flush()
+    return sent
+
+
+def accept_assignment(session: Session, assignment_id: int, *, actor: str, on_date: dt.date) -> Assignment:
+    """The provider accepts (7003 VI.C.3.a); from now on no re-solve moves this referral."""
+    from referrals.lifecycle import transition
+
+    assignment = _get_assignment(session, assignment_id)
+    if assignment.status is not AssignmentStatus.SENT:
+        raise PlacementError(f"assignment {assignment_id!r} is {assignment.status.value}; only SENT can be accepted")
+    transition(session, assignment.referral, ReferralStatus.ACCEPTED, actor=actor, on_date=on_date)
+    assignment.status = AssignmentStatus.ACCEPTED
+    assignment.answered_on = on_date
+    session.flush()
+    return assignment
+
+
+@dataclass
+class DeclineOutcome:
+    assignment: Assignment
+    full_report: CapacityReport | None
+    resolve: RunOutcome
+
+
+def decline_assignment(
+    session: Session, assignment_id: int, *, reason_code: str, actor: str, on_date: dt.date, reason: str = "",
+) -> DeclineOutcome:
+    """The provider declines. At full capacity (7003 VI.C.3.b) that is also a FULL capacity report and
+    the provider's unaccepted referrals are re-solved at once; otherwise the member is re-referred."""
+    from referrals.lifecycle import DeclineReason, transition
+    from referrals.models import ExclusionReason, ReferralExclusion
+
+    assignment = _get_assignment(session, assignment_id)
+    if assignment.status is not AssignmentStatus.SENT:
+        raise PlacementError(f"assignment {assignment_id!r} is {assignment.status.value}; only SENT can be declined")
+    transition(session, assignment.referral, ReferralStatus.DECLINED, actor=actor, on_date=on_date,
+               reason=reason, reason_code=reason_code)
+    assignment.status = AssignmentStatus.DECLINED
+    assignment.decline_reason = reason_code
+    assignment.answered_on = on_date
+    assignment.ended_at = utcnow()
+    if session.get(ReferralExclusion, (assignment.referral_id, assignment.provider_id)) is None:
+        session.add(ReferralExclusion(referral_id=assignment.referral_id, provider_id=assignment.provider_id,
+                                      reason=ExclusionReason.DECLINED))
+    report = None
+    if DeclineReason(reason_code) is DeclineReason.AT_CAPACITY:
+        report = CapacityReport(contract_id=assignment.contract_id, kind=CapacityReportKind.FULL,
+                                change_date=on_date, reported_date=on_date, reported_by=actor,
+                                note=f"declined referral {assignment.referral_id} at full capacity")
+        session.add(report)
+    session.flush()
+    record_audit(session, actor=actor, action="assignment.decline", entity_type="assignment",
+                 entity_id=assignment.id, details={"reason_code": reason_code, "reason": reason,
+                                                   "referral": assignment.referral_id})
+    if report is not None:
+        outcome = resolve_after_capacity_change(session, assignment.contract_id, on_date=on_date, actor=actor,
+                                                trigger=RunTrigger.DECLINE, trigger_ref=assignment.referral_id)
+    else:
+        outcome = run_solver(session, on_date=on_date, actor=actor, trigger=RunTrigger.DECLINE,
+                             trigger_ref=assignment.referral_id,
+                             scope=Scope(service=assignment.contract.service_key,
+                                         referral_ids=frozenset({assignment.referral_id})))
+    return DeclineOutcome(assignment=assignment, full_report=report, resolve=outcome)
+
+
+def _get_assignment(session: Session, assignment_id: int) -> Assignment:
+    assignment = session.get(Assignment, assignment_id)
+    if assignment is None:
+        raise PlacementError(f"assignment {assignment_id!r} does not exist")
+    return assignment

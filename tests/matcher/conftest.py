@@ -1,0 +1,6 @@
+"""Make the factories importable as ``factories`` from the matcher tests."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))

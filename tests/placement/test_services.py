@@ -1,0 +1,106 @@
+"""Database -> matcher -> database: one transaction, stable re-solves, nobody waitlisted."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from placement.models import Assignment, AssignmentStatus, Notification, RunTrigger, SolverRun, UnplacedReferral
+from placement.services import (
+    accept_assignment,
+    active_assignment,
+    decline_assignment,
+    run_solver,
+    send_assignments,
+)
+from referrals.models import MemberDemographics, Referral, ReferralStatus
+from tests.factories import make_contract, make_member, make_provider, make_referral
+
+TODAY = dt.date(2026, 11, 25)
+
+
+def _plan(session: Session, *, capacities: tuple[int, ...] = (1, 1), referrals: int = 3) -> list[Referral]:
+    for capacity in capacities:
+        make_contract(session, make_provider(session), capacity=capacity)
+    return [
+        make_referral(session, make_member(session), status=ReferralStatus.READY,
+                      received_date=dt.date(2026, 11, 2) + dt.timedelta(days=i))
+        for i in range(referrals)
+    ]
+
+
+def _active(session: Session) -> dict[str, str]:
+    rows = session.execute(sa.select(Assignment.referral_id, Assignment.provider_id).where(
+        Assignment.status.in_((AssignmentStatus.PROPOSED, AssignmentStatus.SENT, AssignmentStatus.ACCEPTED))))
+    return dict(rows.all())
+
+
+def test_solve_places_up_to_capacity_and_reports_the_rest_unplaced(db_session: Session) -> None:
+    referrals = _plan(db_session)
+    outcome = run_solver(db_session, on_date=TODAY, actor="lead@plan.org", trigger=RunTrigger.MANUAL)
+    assert outcome.summary["NEWLY_PLACED"] == 2 and outcome.summary["NEWLY_UNPLACED"] == 1
+    placed = _active(db_session)
+    assert len(placed) == 2 and len(set(placed.values())) == 2  # one each: capacity 1 and 1
+    unplaced = db_session.scalars(sa.select(UnplacedReferral)).one()
+    assert unplaced.reason == "ALL_IN_AREA_FULL"
+    statuses = {r.id: db_session.get(Referral, r.id).status for r in referrals}  # type: ignore[union-attr]
+    assert sorted(statuses.values()) == [ReferralStatus.PROPOSED, ReferralStatus.PROPOSED, ReferralStatus.UNPLACED]
+    run = db_session.scalars(sa.select(SolverRun)).one()
+    assert (run.placed, run.unplaced, run.referrals_considered) == (2, 1, 3)
+    # The most urgent (longest waiting) referrals are placed first.
+    assert unplaced.referral_id == referrals[-1].id
+
+
+def test_rerunning_changes_nothing(db_session: Session) -> None:
+    _plan(db_session)
+    run_solver(db_session, on_date=TODAY, actor="lead@plan.org", trigger=RunTrigger.MANUAL)
+    before = _active(db_session)
+    again = run_solver(db_session, on_date=TODAY, actor="lead@plan.org", trigger=RunTrigger.MANUAL)
+    assert again.summary["MOVED"] == 0 and again.summary["NEWLY_PLACED"] == 0
+    assert _active(db_session) == before
+
+
+def test_dry_run_writes_nothing(db_session: Session) -> None:
+    _plan(db_session)
+    outcome = run_solver(db_session, on_date=TODAY, actor="lead@plan.org", trigger=RunTrigger.NIGHTLY,
+                         dry_run=True)
+    assert outcome.summary["NEWLY_PLACED"] == 2
+    assert _active(db_session) == {}
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(SolverRun)) == 0
+
+
+def test_decline_at_full_capacity_re_solves_and_never_moves_an_accepted_referral(db_session: Session) -> None:
+    _plan(db_session, capacities=(2, 2), referrals=3)
+    run_solver(db_session, on_date=TODAY, actor="lead@plan.org", trigger=RunTrigger.MANUAL)
+    proposals = db_session.scalars(sa.select(Assignment)).all()
+    send_assignments(db_session, [a.id for a in proposals], actor="lead@plan.org", on_date=TODAY)
+    by_provider: dict[str, list[Assignment]] = {}
+    for a in proposals:
+        by_provider.setdefault(a.provider_id, []).append(a)
+    # The provider with two referrals accepts one and declines the other as full.
+    crowded = next(p for p, items in by_provider.items() if len(items) == 2)
+    first, second = by_provider[crowded]
+    accept_assignment(db_session, first.id, actor="intake@provider.org", on_date=TODAY)
+    result = decline_assignment(db_session, second.id, reason_code="AT_CAPACITY", actor="intake@provider.org",
+                                on_date=TODAY)
+    assert result.full_report is not None
+    db_session.refresh(first)
+    assert first.status is AssignmentStatus.ACCEPTED  # never moved
+    new = active_assignment(db_session, second.referral_id)
+    assert new is not None and new.provider_id != crowded  # re-referred elsewhere
+    kinds = {n.kind for n in db_session.scalars(sa.select(Notification))}
+    assert "RE_REFERRAL" in kinds or new.status is AssignmentStatus.PROPOSED
+
+
+def test_demographics_do_not_change_the_answer(db_session: Session) -> None:
+    _plan(db_session, capacities=(1,), referrals=2)
+    first = run_solver(db_session, on_date=TODAY, actor="t", trigger=RunTrigger.MANUAL, dry_run=True)
+    for d in db_session.scalars(sa.select(MemberDemographics)):
+        d.race_ethnicity, d.sex = "Asian", "M"
+    db_session.flush()
+    second = run_solver(db_session, on_date=TODAY, actor="t", trigger=RunTrigger.MANUAL, dry_run=True)
+    assert [(c.referral_id, c.to_provider) for c in first.changes] == [
+        (c.referral_id, c.to_provider) for c in second.changes
+    ]

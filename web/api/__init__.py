@@ -1,0 +1,1 @@
+"""The JSON API under ``/api/v1``: see :mod:`web.api.openapi` for its document."""

@@ -1,0 +1,1 @@
+"""Provider capacity: the board, changes over time, and recording reports."""

@@ -1,0 +1,132 @@
+"""Server-rendered inline SVG charts: no JavaScript, nothing to download, prints as it shows.
+
+Two shapes are enough for the dashboard: step lines over dates (capacity over time) and vertical
+bars with labels (shares by month, aging of open referrals). Labels are escaped; the SVG carries a
+``<title>`` and ``role="img"`` so screen readers announce it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from markupsafe import Markup, escape
+
+PALETTE = ("#1f5fa8", "#b42318", "#1b7a43", "#a86a00", "#6941c6", "#0e7490", "#c11574", "#475467")
+_PAD_LEFT, _PAD_RIGHT, _PAD_TOP, _PAD_BOTTOM = 44, 12, 14, 34
+
+
+@dataclass(frozen=True)
+class Series:
+    """A named line: ``points`` sorted by date; drawn as steps (a value holds until the next)."""
+
+    name: str
+    points: Sequence[tuple[dt.date, float]]
+
+
+def _nice_max(value: float) -> float:
+    """Round the axis top up to 1, 2 or 5 times a power of ten."""
+    if value <= 0:
+        return 1.0
+    magnitude = 10 ** (len(str(int(value))) - 1)
+    for step in (1, 2, 5, 10):
+        if value <= step * magnitude:
+            return float(step * magnitude)
+    return float(10 * magnitude)
+
+
+def _svg(width: int, height: int, title: str, body: list[str]) -> Markup:
+    return Markup(
+        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
+        f'preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg">'
+        f"<title>{escape(title)}</title>{''.join(body)}</svg>"
+    )
+
+
+def _y_axis(top: float, width: int, height: int, fmt: str) -> list[str]:
+    plot_h = height - _PAD_TOP - _PAD_BOTTOM
+    parts = []
+    for i in range(5):
+        value = top * i / 4
+        y = _PAD_TOP + plot_h - plot_h * i / 4
+        parts.append(f'<line class="grid" x1="{_PAD_LEFT}" x2="{width - _PAD_RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
+        parts.append(f'<text x="{_PAD_LEFT - 4}" y="{y + 4:.1f}" text-anchor="end">{escape(fmt.format(value))}</text>')
+    parts.append(f'<line class="axis" x1="{_PAD_LEFT}" x2="{_PAD_LEFT}" y1="{_PAD_TOP}" y2="{_PAD_TOP + plot_h}"/>')
+    return parts
+
+
+def step_chart(series: Sequence[Series], *, title: str, width: int = 760, height: int = 240,
+               start: dt.date | None = None, end: dt.date | None = None) -> Markup:
+    """Step lines of values over dates, with a legend; empty series draw an empty frame.
+
+    >>> s = Series("contracted", [(dt.date(2026, 1, 1), 10), (dt.date(2026, 2, 1), 12)])
+    >>> "<path" in step_chart([s], title="Capacity")
+    True
+    """
+    dates = [d for s in series for d, _ in s.points]
+    lo = start or (min(dates) if dates else dt.date.today())
+    hi = end or (max(dates) if dates else lo)
+    if hi <= lo:
+        hi = lo + dt.timedelta(days=1)
+    top = _nice_max(max((v for s in series for _, v in s.points), default=0))
+    plot_w = width - _PAD_LEFT - _PAD_RIGHT
+    plot_h = height - _PAD_TOP - _PAD_BOTTOM
+    span = (hi - lo).days
+
+    def x(d: dt.date) -> float:
+        return _PAD_LEFT + plot_w * (d - lo).days / span
+
+    def y(v: float) -> float:
+        return _PAD_TOP + plot_h - plot_h * v / top
+
+    body = _y_axis(top, width, height, "{:.0f}")
+    base = _PAD_TOP + plot_h
+    body.append(f'<line class="axis" x1="{_PAD_LEFT}" x2="{width - _PAD_RIGHT}" y1="{base}" y2="{base}"/>')
+    body.append(f'<text x="{_PAD_LEFT}" y="{height - 18}">{lo.isoformat()}</text>')
+    body.append(f'<text x="{width - _PAD_RIGHT}" y="{height - 18}" text-anchor="end">{hi.isoformat()}</text>')
+    for i, s in enumerate(series):
+        colour = PALETTE[i % len(PALETTE)]
+        points = sorted(p for p in s.points if lo <= p[0] <= hi)
+        if points:
+            path = [f"M{x(points[0][0]):.1f},{y(points[0][1]):.1f}"]
+            for d1, v1 in points[1:]:
+                path.append(f"H{x(d1):.1f}V{y(v1):.1f}")
+            path.append(f"H{x(hi):.1f}")
+            body.append(f'<path d="{"".join(path)}" fill="none" stroke="{colour}" stroke-width="2">'
+                        f"<title>{escape(s.name)}</title></path>")
+            for d, v in points:
+                body.append(f'<circle cx="{x(d):.1f}" cy="{y(v):.1f}" r="2.5" fill="{colour}">'
+                            f"<title>{escape(s.name)}: {v:g} on {d.isoformat()}</title></circle>")
+        lx = _PAD_LEFT + 150 * i
+        body.append(f'<rect x="{lx}" y="{height - 11}" width="10" height="10" fill="{colour}"/>'
+                    f'<text x="{lx + 14}" y="{height - 2}">{escape(s.name)}</text>')
+    return _svg(width, height, title, body)
+
+
+def bar_chart(bars: Sequence[tuple[str, float]], *, title: str, width: int = 760, height: int = 220,
+              value_format: str = "{:.0f}", top: float | None = None,
+              highlight: Sequence[bool] | None = None) -> Markup:
+    """Vertical bars with their labels under them and values above them.
+
+    >>> "<rect" in bar_chart([("Jan", 0.8), ("Feb", 0.9)], title="Share", value_format="{:.0%}", top=1)
+    True
+    """
+    top = top or _nice_max(max((v for _, v in bars), default=0))
+    plot_w = width - _PAD_LEFT - _PAD_RIGHT
+    plot_h = height - _PAD_TOP - _PAD_BOTTOM
+    axis_format = "{:.0%}" if "%" in value_format else "{:.0f}"
+    body = _y_axis(top, width, height, axis_format)
+    slot = plot_w / max(1, len(bars))
+    bar_w = max(2.0, min(48.0, slot * 0.7))
+    for i, (label, value) in enumerate(bars):
+        h = plot_h * min(value, top) / top
+        bx = _PAD_LEFT + slot * i + (slot - bar_w) / 2
+        by = _PAD_TOP + plot_h - h
+        colour = PALETTE[1] if highlight and highlight[i] else PALETTE[0]
+        body.append(f'<rect x="{bx:.1f}" y="{by:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="{colour}">'
+                    f"<title>{escape(label)}: {escape(value_format.format(value))}</title></rect>")
+        body.append(f'<text x="{bx + bar_w / 2:.1f}" y="{by - 3:.1f}" text-anchor="middle">'
+                    f"{escape(value_format.format(value))}</text>")
+        body.append(f'<text x="{bx + bar_w / 2:.1f}" y="{height - 18}" text-anchor="middle">{escape(label)}</text>')
+    return _svg(width, height, title, body)

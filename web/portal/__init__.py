@@ -1,0 +1,1 @@
+"""The provider portal: a provider organisation's own referrals and capacity."""

@@ -1,0 +1,1 @@
+"""The provider roster as plan staff see it."""

@@ -1,0 +1,1 @@
+"""The referral queue: what the care coordination lead works through."""

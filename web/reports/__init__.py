@@ -1,0 +1,1 @@
+"""Timeliness and network-gap reports."""

@@ -1,0 +1,90 @@
+"""Timeliness and network gaps."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, abort, render_template, request
+
+from matcher.reasons import UnplacedReason
+from web.audit import audit
+from web.charts import bar_chart
+from web.common import ArgError, choice_arg, date_arg, page_request, today
+from web.db import get_session
+from web.queue.services import counties
+from web.queue.services import services as service_choices
+from web.reports import services
+from web.security import PLAN_READ, roles_required
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
+
+DEFAULT_WINDOW_DAYS = 365
+
+
+@bp.get("/timeliness")
+@roles_required(PLAN_READ)
+def timeliness() -> str:
+    """Share sent within 10 business days and answered within 2, by month, county, service or
+    provider; and the aging of referrals still waiting for a provider."""
+    session = get_session()
+    as_of = today()
+    try:
+        by = choice_arg(request.args, "by", services.DIMENSIONS) or "month"
+        end = date_arg(request.args, "end") or as_of
+        start = date_arg(request.args, "start") or end - dt.timedelta(days=DEFAULT_WINDOW_DAYS)
+    except ArgError as exc:
+        abort(400, description=str(exc))
+    if start > end:
+        abort(400, description=f"start ({start}) is after end ({end}).")
+    rows = services.timeliness(session, by, start, end, as_of)
+    names: dict[str, str] = {}
+    if by == "provider":
+        names = services.provider_names(session, [r.group for r in rows])
+    charts = []
+    if by == "month" and rows:
+        charts = [
+            bar_chart([(r.group, r.sent_share or 0) for r in rows], title="Sent within 10 business days",
+                      value_format="{:.0%}", top=1),
+            bar_chart([(r.group, r.answered_share or 0) for r in rows], title="Answered within 2 business days",
+                      value_format="{:.0%}", top=1),
+        ]
+    ages = services.aging(session, as_of)
+    aging_chart = bar_chart(ages, title="Referrals waiting for a provider, by business days since receipt",
+                            highlight=[label not in ("0–5", "6–10") for label, _ in ages])
+    return render_template("reports/timeliness.html", rows=rows, by=by, start=start, end=end, names=names,
+                           charts=charts, aging_chart=aging_chart, ages=ages, dimensions=services.DIMENSIONS)
+
+
+@bp.get("/gaps")
+@roles_required(PLAN_READ)
+def gaps() -> str:
+    """Unplaced referrals by county × service with their reasons, and the list with nearby providers."""
+    session = get_session()
+    county = request.args.get("county") or None
+    service = request.args.get("service") or None
+    try:
+        reason = choice_arg(request.args, "reason", [r.value for r in UnplacedReason])
+        unplaced = services.unplaced_list(session, page_request(), county=county, service=service, reason=reason)
+    except ArgError as exc:
+        abort(400, description=str(exc))
+    matrix_counties, matrix_services, cells = services.gap_matrix(session)
+    nearby_ids = {str(site.get("provider_id")) for u in unplaced.items for site in _nearby(u.detail)}
+    audit("unplaced.list", "referral", "gaps", referral_ids=[u.referral_id for u in unplaced.items])
+    return render_template(
+        "reports/gaps.html", unplaced=unplaced, matrix_counties=matrix_counties, matrix_services=matrix_services,
+        cells=cells, county=county, service=service, reason=reason, nearby=_nearby,
+        provider_names=services.provider_names(session, sorted(nearby_ids)),
+        counties=[(c, c) for c in counties(session)], services=service_choices(session),
+        reasons=[(r.value, r.value.replace("_", " ").lower()) for r in UnplacedReason],
+    )
+
+
+def _nearby(detail: object) -> list[dict[str, object]]:
+    """The providers that would take the member if they had room, from an unplaced record's detail.
+
+    TODO(lead): the key follows matcher.solution.Unplaced.would_take; confirm what placement stores.
+    """
+    if not isinstance(detail, dict):
+        return []
+    found = detail.get("would_take") or detail.get("nearest") or detail.get("nearby") or []
+    return [s for s in found if isinstance(s, dict)] if isinstance(found, list) else []

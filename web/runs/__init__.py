@@ -1,0 +1,1 @@
+"""Solver runs: what triggered each, what changed, its figures."""
