@@ -43,8 +43,8 @@ def export_problem_command(obj: CliContext, output: Path, service: str | None, o
     """Write the database's open referrals as a problem file (``csmatch solve`` reads it)."""
     from matcher.build import build_problem
     from matcher.io import write_problem
-    from placement.snapshot import Scope, load_snapshot
     from placement.services import _default_eligibility
+    from placement.snapshot import Scope, load_snapshot
 
     day = on_date.date() if on_date else dt.date.today()
     with obj.session() as session:
@@ -55,3 +55,53 @@ def export_problem_command(obj: CliContext, output: Path, service: str | None, o
 
 
 commands = [propose_command, export_problem_command]
+
+
+@click.command("rebalance")
+@click.option("--dry-run", is_flag=True, help="Print the diff (moved, newly placed, newly unplaced); write nothing.")
+@click.option("--on", "on_date", type=click.DateTime(["%Y-%m-%d"]), default=None, help="As of (default today).")
+@click.option("--report-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("instance/reports"),
+              show_default=True, help="Where the run report (CSV and HTML) goes.")
+@click.option("--actor", default="nightly", show_default=True)
+@pass_context
+def rebalance_command(obj: CliContext, dry_run: bool, on_date: dt.datetime | None, report_dir: Path,
+                      actor: str) -> None:
+    """Re-solve every open, not-yet-accepted referral in one transaction (safe to schedule with cron)."""
+    import sys
+    import time
+
+    from placement.rebalance import RebalanceRunning, rebalance, write_run_report
+
+    day = on_date.date() if on_date else dt.date.today()
+    started = time.perf_counter()
+    stages = ["locked", "solving", "written" if not dry_run else "diff ready"]
+    if sys.stderr.isatty():
+        bar = click.progressbar(length=len(stages), label="rebalance", file=sys.stderr)
+
+        def progress(stage: str) -> None:
+            bar.update(1)
+    else:
+        def progress(stage: str) -> None:
+            click.echo(f"rebalance: {stage} ({time.perf_counter() - started:.1f} s)", err=True)
+    try:
+        with obj.session() as session:
+            progress("locked")
+            outcome = rebalance(session, on_date=day, actor=actor, dry_run=dry_run, progress=progress)
+            if dry_run:
+                session.rollback()
+    except RebalanceRunning as exc:
+        raise click.ClickException(str(exc)) from exc
+    csv_path, html_path = write_run_report(outcome, report_dir, dry_run=dry_run)
+    summary = outcome.summary
+    click.echo(f"{'Dry run, nothing written' if dry_run else f'Run {outcome.run_id} committed'}: "
+               f"{len(outcome.snapshot.data.referrals)} open referrals; "
+               + ", ".join(f"{k.lower().replace('_', ' ')} {v}" for k, v in summary.items()))
+    if dry_run:
+        for c in outcome.changes:
+            if c.kind in ("MOVED", "NEWLY_PLACED", "NEWLY_UNPLACED"):
+                click.echo(f"  {c.kind:15s} {c.referral_id}: {c.from_provider or '-'} -> {c.to_provider or '-'}"
+                           f" ({c.reason})")
+    click.echo(f"Report: {csv_path} and {html_path} ({time.perf_counter() - started:.1f} s)")
+
+
+commands.append(rebalance_command)

@@ -157,7 +157,7 @@ def _default_eligibility() -> EligibilityCheck | None:
         from referrals.eligibility import ineligible_referrals
     except ImportError:  # pragma: no cover - present once referrals.eligibility lands
         return None
-    return ineligible_referrals  # type: ignore[no-any-return]
+    return ineligible_referrals
 
 
 def _diff(snapshot: Snapshot, solution: Solution) -> list[Change]:

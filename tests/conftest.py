@@ -7,8 +7,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import itertools
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -92,3 +96,99 @@ def dialect(engine: Engine) -> str:
 
 def count(session: Session, model: type) -> int:
     return session.scalar(sa.select(sa.func.count()).select_from(model)) or 0
+
+
+# --- web: the Flask app, its test client and a sign-in helper (flaskr's conftest) ------------------
+
+WEB_TODAY = dt.date(2026, 11, 25)
+WEB_PASSWORD = "correct horse battery staple"
+
+
+@functools.cache
+def web_password_hash() -> str:
+    """One scrypt hash for every test user: hashing is slow on purpose."""
+    from accounts.services import hash_password
+
+    return hash_password(WEB_PASSWORD)
+
+
+def make_user(session: Session, role: str, *, provider_id: str | None = None, email: str | None = None,
+              active: bool = True) -> Any:
+    """A user of ``role`` (password :data:`WEB_PASSWORD`), added and flushed."""
+    from accounts.services import create_user
+
+    user = create_user(session, email or f"{role}.{next(_user_ids)}@example.org", role, password="",
+                       provider_id=provider_id, password_hash=web_password_hash())
+    user.active = active
+    session.flush()
+    return user
+
+
+_user_ids = itertools.count(1)
+
+
+@pytest.fixture
+def app(db_session: Session) -> Any:
+    """The app on the test database: each request's session is a savepoint in the test's transaction."""
+    from web import create_app
+
+    connection = db_session.get_bind()
+
+    def session_factory() -> Session:
+        return Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+
+    return create_app({"TESTING": True, "SECRET_KEY": "test", "TODAY": WEB_TODAY,
+                       "SESSION_FACTORY": session_factory})
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner() -> Any:
+    """A click runner for the ``csmatch`` command."""
+    from click.testing import CliRunner
+
+    return CliRunner()
+
+
+class AuthActions:
+    """Sign in through the form (``login``) or straight into the session (``as_user``, fast)."""
+
+    def __init__(self, client: Any, session: Session) -> None:
+        self._client = client
+        self._session = session
+
+    def csrf(self) -> str:
+        """The session's CSRF token (made by fetching the sign-in page when there is none)."""
+        with self._client.session_transaction() as s:
+            token = s.get("csrf_token")
+        if not token:
+            self._client.get("/auth/login")
+            with self._client.session_transaction() as s:
+                token = s["csrf_token"]
+        return str(token)
+
+    def login(self, email: str, password: str = WEB_PASSWORD) -> Any:
+        return self._client.post("/auth/login", data={"email": email, "password": password,
+                                                      "csrf_token": self.csrf()})
+
+    def as_user(self, user: Any) -> Any:
+        with self._client.session_transaction() as s:
+            s.clear()
+            s["user_id"] = user.id
+            s["csrf_token"] = f"csrf-{user.id}"
+        return user
+
+    def as_role(self, role: str, provider_id: str | None = None) -> Any:
+        return self.as_user(make_user(self._session, role, provider_id=provider_id))
+
+    def logout(self) -> Any:
+        return self._client.post("/auth/logout", data={"csrf_token": self.csrf()})
+
+
+@pytest.fixture
+def auth(client: Any, db_session: Session) -> AuthActions:
+    return AuthActions(client, db_session)

@@ -23,11 +23,15 @@ def actor() -> str:
 
 
 def audit(action: str, entity_type: str, entity_id: object, **details: Any) -> AuditEvent:
-    """Record ``action`` on an entity by the current user, from the request's address."""
+    """Record ``web.<action>`` on an entity by the current user, from the request's address.
+
+    The ``web.`` prefix tells the request's own event (with its address) from the event the domain
+    service records for the same change (e.g. ``web.assignment.decline`` and ``assignment.decline``).
+    """
     return record_audit(
         get_session(),
         actor=actor(),
-        action=action,
+        action=f"web.{action}",
         entity_type=entity_type,
         entity_id=entity_id,
         details={"path": request.full_path.rstrip("?"), **details},

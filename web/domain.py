@@ -1,80 +1,95 @@
-"""Call sites into the placement services (propose, accept, override, decline, re-solve).
+"""Call sites into the placement services: propose, send, override, accept, decline, re-solve.
 
-``placement.services`` is written by the lead; until it lands each call raises
-:class:`ServiceUnavailable` and the pages and the API say so (503). Keeping every call here means
-the web layer has one place to adapt when it does land, and no parallel implementation.
+Every web action that changes a placement goes through here, so the pages and the API share one
+adapter to :mod:`placement.services` (the services write their own domain audit events; the web
+adds its own with the requester's address). Each function returns the ``SolverRun`` row of any
+run it caused, which is what the pages and the API show.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-from types import ModuleType
-from typing import Any
+from dataclasses import dataclass
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
+
+from placement import services as placement
+from placement.models import Assignment, AssignmentStatus, RunTrigger, SolverRun
 
 
 class ServiceUnavailable(RuntimeError):
-    """The domain service this action needs is not installed yet."""
+    """The domain service this action needs does not exist yet (answered 503)."""
 
 
-def _placement() -> ModuleType:
-    try:
-        return importlib.import_module("placement.services")
-    except ModuleNotFoundError as exc:
-        if exc.name != "placement.services":
-            raise
-        raise ServiceUnavailable("placement.services is not available yet") from None
+def _run(session: Session, run_id: int | None) -> SolverRun | None:
+    return session.get(SolverRun, run_id) if run_id is not None else None
 
 
-def _call(name: str, *args: Any, **kwargs: Any) -> Any:
-    function = getattr(_placement(), name, None)
-    if function is None:
-        raise ServiceUnavailable(f"placement.services.{name} is not available yet")
-    return function(*args, **kwargs)
+def propose(session: Session, *, actor: str, as_of: dt.date) -> SolverRun:
+    """Run the matcher over every open, not-yet-accepted referral; return the stored run."""
+    outcome = placement.run_solver(session, on_date=as_of, actor=actor, trigger=RunTrigger.MANUAL)
+    run = _run(session, outcome.run_id)
+    assert run is not None  # run_solver always writes a run unless dry_run
+    return run
 
 
-# TODO(lead): align these five signatures with placement.services once it lands.
-def propose(session: Session, *, actor: str, as_of: dt.date) -> Any:
-    """Run the matcher over the open referrals and store a proposal; return its SolverRun."""
-    return _call("propose", session, actor=actor, as_of=as_of)
-
-
-def accept_proposal(session: Session, run_id: int, *, actor: str, as_of: dt.date) -> Any:
-    """Send every still-proposed assignment of the run to its provider."""
-    return _call("accept", session, run_id, actor=actor, as_of=as_of)
+def accept_proposal(session: Session, run_id: int, *, actor: str, as_of: dt.date) -> int:
+    """Send every still-proposed assignment of the run to its provider; return how many were sent."""
+    ids = list(session.scalars(sa.select(Assignment.id).where(
+        Assignment.solver_run_id == run_id, Assignment.status == AssignmentStatus.PROPOSED).order_by(Assignment.id)))
+    return placement.send_assignments(session, ids, actor=actor, on_date=as_of) if ids else 0
 
 
 def override(session: Session, assignment_id: int, *, contract_id: str, site_id: str | None, reason: str,
-             actor: str, as_of: dt.date) -> Any:
-    """Replace one proposed assignment with the lead's choice, keeping the written reason."""
-    return _call("override", session, assignment_id, contract_id=contract_id, site_id=site_id, reason=reason,
-                 actor=actor, as_of=as_of)
+             actor: str, as_of: dt.date) -> Assignment:
+    """Replace one proposed assignment with the lead's choice, keeping the written reason.
+
+    TODO(lead): placement.services has no override yet; wire ``override_assignment`` here.
+    """
+    function = getattr(placement, "override_assignment", None)
+    if function is None:
+        raise ServiceUnavailable("overriding an assignment needs placement.services.override_assignment")
+    result: Assignment = function(session, assignment_id, contract_id=contract_id, site_id=site_id,
+                                  reason=reason, actor=actor, on_date=as_of)
+    return result
 
 
-def provider_accept(session: Session, assignment_id: int, *, actor: str, as_of: dt.date) -> Any:
-    """The provider accepts a referral sent to it."""
-    return _call("provider_accept", session, assignment_id, actor=actor, as_of=as_of)
+def provider_accept(session: Session, assignment_id: int, *, actor: str, as_of: dt.date) -> Assignment:
+    """The provider accepts a referral sent to it (7003 VI.C.3.a)."""
+    return placement.accept_assignment(session, assignment_id, actor=actor, on_date=as_of)
 
 
-def decline(session: Session, assignment_id: int, *, reason: str, note: str, actor: str, as_of: dt.date) -> Any:
-    """The provider declines (at capacity, or another reason); the referral is re-solved."""
-    return _call("decline", session, assignment_id, reason=reason, note=note, actor=actor, as_of=as_of)
+@dataclass(frozen=True)
+class Declined:
+    """A decline and what it caused: a FULL report when at capacity, and the re-solve run."""
+
+    assignment: Assignment
+    full_report_id: int | None
+    run: SolverRun | None
 
 
-def resolve_after_capacity_report(session: Session, recorded: Any, *, actor: str, as_of: dt.date) -> Any:
-    """Re-solve the referrals a FULL or shrinking capacity report displaced; return the SolverRun."""
-    return _call("resolve_after_capacity_report", session, recorded, actor=actor, as_of=as_of)
+def decline(session: Session, assignment_id: int, *, reason: str, note: str, actor: str, as_of: dt.date) -> Declined:
+    """The provider declines; at full capacity that is also a FULL report; the member is re-referred."""
+    outcome = placement.decline_assignment(session, assignment_id, reason_code=reason, actor=actor, on_date=as_of,
+                                           reason=note)
+    return Declined(assignment=outcome.assignment,
+                    full_report_id=outcome.full_report.id if outcome.full_report is not None else None,
+                    run=_run(session, outcome.resolve.run_id))
+
+
+def resolve_after_capacity_report(session: Session, contract_id: str, report_id: int, *, actor: str,
+                                  as_of: dt.date) -> SolverRun | None:
+    """Re-solve at once the referrals a FULL or shrinking capacity report displaced."""
+    outcome = placement.resolve_after_capacity_change(session, contract_id, on_date=as_of, actor=actor,
+                                                      trigger_ref=f"capacity report {report_id}")
+    return _run(session, outcome.run_id)
 
 
 def refusals() -> tuple[type[Exception], ...]:
-    """Errors by which a domain service refuses an action (shown to the user, nothing saved).
-
-    TODO(lead): add placement.services' own error classes here once it lands.
-    """
+    """Errors by which a domain service refuses an action (shown to the user, nothing saved)."""
     from capacity.ledger import CapacityExceeded, UnknownContract
     from capacity.services import CapacityReportError
     from referrals.lifecycle import LifecycleError
 
-    return (CapacityExceeded, UnknownContract, CapacityReportError, LifecycleError)
+    return (placement.PlacementError, CapacityExceeded, UnknownContract, CapacityReportError, LifecycleError)

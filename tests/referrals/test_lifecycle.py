@@ -50,9 +50,9 @@ ALLOWED = sorted(EXPECTED)
 ILLEGAL = sorted(set(itertools.product(S, S)) - EXPECTED)
 
 
-def _referral(session: Session, status: ReferralStatus = S.RECEIVED, **kw: object) -> Referral:
+def _referral(session: Session, status: ReferralStatus = S.RECEIVED, *, id: str | None = None) -> Referral:
     return make_referral(session, make_member(session), status=status, received_date=RECEIVED_ON,
-                         id=kw.pop("id", None) or f"R{next(_n):06d}", **kw)
+                         id=id or f"R{next(_n):06d}")
 
 
 _n = itertools.count(900_000)

@@ -106,8 +106,8 @@ def test_a_referral_waits_at_a_provider_only_with_recorded_consent(
     if allowed:
         assert ensure_may_queue(db_session, contract.id, AS_OF) is contract
     else:
-        consent = "consent only from 2026-11-26" if consent else "no recorded plan consent"
-        with pytest.raises(WaitlistNotAllowed, match=rf"contract '{contract.id}' has {consent} .*"
+        why = "consent only from 2026-11-26" if consent else "no recorded plan consent"
+        with pytest.raises(WaitlistNotAllowed, match=rf"contract '{contract.id}' has {why} .*"
                                                      r"referral 'R9' must go to a provider with open units"):
             ensure_may_queue(db_session, contract.id, AS_OF, referral_id="R9")
 

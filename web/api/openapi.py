@@ -243,7 +243,8 @@ def openapi_document() -> dict[str, Any]:
                     "reason": {"enum": [r.value for r in DeclineReason]},
                     "note": {"type": "string", "description": "required for OTHER"}}}),
                 "responses": {**_ok({"type": "object", "properties": {
-                    "assignment": _ref("Assignment"), "resolve_run_id": {"type": ["integer", "null"]}}}),
+                    "assignment": _ref("Assignment"), "full_report_id": {"type": ["integer", "null"]},
+                    "resolve_run_id": {"type": ["integer", "null"]}}}),
                     **_problems("400", "401", "403", "404", "409", "415", "422", "503")}}},
             "/api/v1/runs": {"get": {
                 "summary": "Solver runs, newest first",

@@ -339,7 +339,7 @@ def override(assignment_id: int) -> Response:
         raise _refused(exc) from None
     audit("assignment.override", "assignment", assignment_id, referral_id=found.referral_id,
           contract_id=contract_id, reason=reason)
-    return jsonify(serializers.assignment(result if isinstance(result, Assignment) else found))
+    return jsonify(serializers.assignment(result))
 
 
 @bp.post("/assignments/<int:assignment_id>/accept")
@@ -355,7 +355,7 @@ def provider_accept(assignment_id: int) -> Response:
         raise Problem(409, f"Assignment {assignment_id} is {found.status.value}, not waiting for an answer.",
                       kind="invalid-state")
     try:
-        domain.provider_accept(get_session(), assignment_id, actor=actor(), as_of=today())
+        found = domain.provider_accept(get_session(), assignment_id, actor=actor(), as_of=today())
     except domain.ServiceUnavailable as exc:
         raise _unavailable(exc) from None
     except domain.refusals() as exc:
@@ -388,15 +388,17 @@ def provider_decline(assignment_id: int) -> Response:
         raise Problem(409, f"Assignment {assignment_id} is {found.status.value}, not waiting for an answer.",
                       kind="invalid-state")
     try:
-        run = domain.decline(get_session(), assignment_id, reason=reason, note=note, actor=actor(), as_of=today())
+        declined = domain.decline(get_session(), assignment_id, reason=reason, note=note, actor=actor(),
+                                  as_of=today())
     except domain.ServiceUnavailable as exc:
         raise _unavailable(exc) from None
     except domain.refusals() as exc:
         raise _refused(exc) from None
     audit("assignment.decline", "assignment", assignment_id, referral_id=found.referral_id, reason=reason,
           note=note)
-    return jsonify({"assignment": serializers.assignment(found, for_provider=True),
-                    "resolve_run_id": getattr(run, "id", None)})
+    return jsonify({"assignment": serializers.assignment(declined.assignment, for_provider=True),
+                    "full_report_id": declined.full_report_id,
+                    "resolve_run_id": declined.run.id if declined.run is not None else None})
 
 
 # --- solver runs -----------------------------------------------------------------------------------

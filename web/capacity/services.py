@@ -242,7 +242,8 @@ def submit_report(session: Session, data: ReportInput, *, actor: str, as_of: dt.
     run, pending = None, False
     if recorded.resolve_needed:
         try:
-            run = domain.resolve_after_capacity_report(session, recorded, actor=actor, as_of=as_of)
+            run = domain.resolve_after_capacity_report(session, data.contract_id, recorded.report.id, actor=actor,
+                                                       as_of=as_of)
         except domain.ServiceUnavailable:
             pending = True
     return ReportOutcome(recorded=recorded, run=run, resolve_pending=pending)

@@ -127,7 +127,7 @@ def decline(assignment_id: int) -> Response:
         return redirect(url_for("portal.index"))
     session = get_session()
     try:
-        run = domain.decline(session, assignment_id, reason=reason, note=note, actor=actor(), as_of=today())
+        declined = domain.decline(session, assignment_id, reason=reason, note=note, actor=actor(), as_of=today())
     except domain.ServiceUnavailable as exc:
         abort(503, description=str(exc))
     except domain.refusals() as exc:
@@ -136,9 +136,12 @@ def decline(assignment_id: int) -> Response:
         return redirect(url_for("portal.index"))
     audit("assignment.decline", "assignment", assignment_id, referral_id=assignment.referral_id, reason=reason,
           note=note)
-    message = f"Referral {assignment.referral_id} declined; the plan will re-refer the member."
-    if run is not None and hasattr(run, "id"):
-        message += (f" Re-solve run {run.id}: {run.moved} moved, {run.newly_placed} newly placed, "
+    message = f"Referral {assignment.referral_id} declined; the plan re-refers the member."
+    if declined.full_report_id is not None:
+        message += " Your contract is now reported full: no new referrals until you report again."
+    if declined.run is not None:
+        run = declined.run
+        message += (f" Re-solve run {run.id}: {run.moved} referral(s) moved, {run.newly_placed} newly placed, "
                     f"{run.unplaced} unplaced.")
     flash(message, "success")
     return redirect(url_for("portal.index"))

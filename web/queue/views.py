@@ -115,7 +115,7 @@ def accept(run_id: int) -> Response:
         flash(f"Not sent: {exc}", "error")
         return redirect(url_for("queue.proposal", run_id=run_id))
     audit("proposal.accept", "solver_run", run_id)
-    flash(f"Proposal {run_id} accepted: {_count(result)} referral(s) sent to providers.", "success")
+    flash(f"Proposal {run_id} accepted: {result} referral(s) sent to providers.", "success")
     return redirect(url_for("queue.proposal", run_id=run_id))
 
 
@@ -150,12 +150,3 @@ def override(assignment_id: int) -> Response:
           contract_id=contract_id, reason=reason)
     flash(f"Referral {assignment.referral_id} moved to contract {contract_id}.", "success")
     return redirect(back)
-
-
-def _count(result: object) -> int:
-    if isinstance(result, int):
-        return result
-    try:
-        return len(result)  # type: ignore[arg-type]
-    except TypeError:
-        return 0

@@ -20,14 +20,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from csmatch.calendar import CalendarRangeError, HolidayCalendar, default_calendar
 from csmatch.models import Service
-from placement.models import Assignment, AssignmentStatus, UnplacedReferral
+from placement.models import Assignment, AssignmentStatus
 from providers.models import Provider
 from referrals.clocks import ANSWER_CLOCK, SEND_CLOCK
 from referrals.models import Member, Referral, ReferralStatus
+from referrals.services import UnplacedEntry, network_gaps, unplaced_referrals
 from web.common import Page, PageRequest
 from web.queue.services import NOT_YET_SENT
 
@@ -127,10 +128,13 @@ def _send_counts(session: Session, by: str, days: sa.CTE, start: dt.date, end: d
         .subquery("ranked")
     )
     first = sa.select(ranked).where(ranked.c.rn == 1).subquery("first_sent")
-    group = {"month": days.c.month, "county": Member.county, "service": Referral.service_key,
-             "provider": sa.func.coalesce(first.c.provider_id, "(not sent)")}[by]
+    groups: dict[str, sa.SQLColumnExpression[Any]] = {
+        "month": days.c.month, "county": Member.county, "service": Referral.service_key,
+        "provider": sa.func.coalesce(first.c.provider_id, "(not sent)"),
+    }
+    group = groups[by]
     sent = first.c.sent_on.is_not(None)
-    stmt: sa.Select[Any] = (
+    stmt: sa.Select[Any, Any, Any, Any, Any] = (
         sa.select(
             group.label("g"),
             sa.func.sum(sa.case((sa.and_(sent, first.c.sent_on <= days.c.send_due), 1), else_=0)),
@@ -157,11 +161,14 @@ def _send_counts(session: Session, by: str, days: sa.CTE, start: dt.date, end: d
 
 def _answer_counts(session: Session, by: str, days: sa.CTE, start: dt.date, end: dt.date,
                    as_of: dt.date) -> tuple[dict[str, tuple[int, int]], dict[str, int], dict[str, int]]:
-    group = {"month": days.c.month, "county": Member.county, "service": Referral.service_key,
-             "provider": Assignment.provider_id}[by]
+    groups: dict[str, sa.SQLColumnExpression[Any]] = {
+        "month": days.c.month, "county": Member.county, "service": Referral.service_key,
+        "provider": Assignment.provider_id,
+    }
+    group = groups[by]
     answered = Assignment.answered_on.is_not(None)
     waiting = sa.and_(~answered, Assignment.status == AssignmentStatus.SENT)
-    stmt: sa.Select[Any] = (
+    stmt: sa.Select[Any, Any, Any, Any, Any] = (
         sa.select(
             group.label("g"),
             sa.func.sum(sa.case((sa.and_(answered, Assignment.answered_on <= days.c.answer_due), 1), else_=0)),
@@ -211,16 +218,6 @@ def aging(session: Session, as_of: dt.date, *, county: str | None = None, servic
     return [(label, int(counts.get(label, 0))) for label, _ in AGE_BUCKETS]
 
 
-def _current_unplaced() -> sa.Subquery:
-    """The latest unresolved unplaced record of each referral."""
-    return (
-        sa.select(sa.func.max(UnplacedReferral.id).label("id"))
-        .where(UnplacedReferral.resolved_at.is_(None))
-        .group_by(UnplacedReferral.referral_id)
-        .subquery("current_unplaced")
-    )
-
-
 @dataclass(frozen=True)
 class GapCell:
     county: str
@@ -230,49 +227,28 @@ class GapCell:
 
 
 def gap_matrix(session: Session) -> tuple[list[str], list[tuple[str, str]], dict[tuple[str, str], GapCell]]:
-    """Unplaced referrals by county × service with their reasons; returns (counties, services, cells)."""
-    current = _current_unplaced()
-    stmt = (
-        sa.select(Member.county, Referral.service_key, UnplacedReferral.reason, sa.func.count())
-        .select_from(UnplacedReferral)
-        .join(current, current.c.id == UnplacedReferral.id)
-        .join(Referral, Referral.id == UnplacedReferral.referral_id)
-        .join(Member, Member.id == Referral.member_id)
-        .group_by(Member.county, Referral.service_key, UnplacedReferral.reason)
-    )
-    cells: dict[tuple[str, str], dict[str, int]] = {}
-    for county, service, reason, n in session.execute(stmt):
-        cells.setdefault((county, service), {})[reason] = n
-    counties = sorted({c for c, _ in cells})
-    keys = sorted({s for _, s in cells})
+    """Unplaced referrals by county × service with their reasons (:func:`referrals.services.network_gaps`,
+    aggregated in SQL); returns (counties, services, cells)."""
+    reasons: dict[tuple[str, str], dict[str, int]] = {}
+    for gap in network_gaps(session):
+        reasons.setdefault((gap.county, gap.service_key), {})[gap.reason] = gap.referrals
+    counties = sorted({c for c, _ in reasons})
+    keys = sorted({s for _, s in reasons})
     names = dict(session.execute(sa.select(Service.key, Service.name).where(Service.key.in_(keys))).tuples().all())
-    return counties, [(k, names.get(k, k)) for k in keys], {
-        k: GapCell(k[0], k[1], sum(v.values()), v) for k, v in cells.items()
-    }
+    cells = {k: GapCell(k[0], k[1], sum(v.values()), v) for k, v in reasons.items()}
+    return counties, [(k, names.get(k, k)) for k in keys], cells
 
 
-def unplaced_list(session: Session, page: PageRequest, *, county: str | None = None, service: str | None = None,
-                  reason: str | None = None) -> Page[UnplacedReferral]:
-    """Currently unplaced referrals, oldest receipt first, with their reasons and nearby providers."""
-    current = _current_unplaced()
-    stmt: sa.Select[Any] = (
-        sa.select(UnplacedReferral)
-        .join(current, current.c.id == UnplacedReferral.id)
-        .join(Referral, Referral.id == UnplacedReferral.referral_id)
-        .join(Member, Member.id == Referral.member_id)
-    )
-    if county:
-        stmt = stmt.where(Member.county == county)
-    if service:
-        stmt = stmt.where(Referral.service_key == service)
-    if reason:
-        stmt = stmt.where(UnplacedReferral.reason == reason)
-    total = session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0
-    items = list(session.scalars(
-        stmt.options(joinedload(UnplacedReferral.referral).joinedload(Referral.member))
-        .order_by(Referral.received_date, UnplacedReferral.id).limit(page.per_page).offset(page.offset)
-    ))
-    return Page(items=items, page=page.page, per_page=page.per_page, total=total)
+def unplaced_list(session: Session, page: PageRequest, as_of: dt.date, *, county: str | None = None,
+                  service: str | None = None, reason: str | None = None) -> Page[UnplacedEntry]:
+    """Unplaced referrals, longest waiting first, with reasons and nearby providers, one page of them.
+
+    TODO(referrals): :func:`referrals.services.unplaced_referrals` returns every row; a
+    ``limit``/``offset`` there would keep this page fast when thousands are unplaced.
+    """
+    entries = unplaced_referrals(session, county=county, service_key=service, reason=reason, as_of=as_of)
+    return Page(items=entries[page.offset:page.offset + page.per_page], page=page.page, per_page=page.per_page,
+                total=len(entries))
 
 
 def provider_names(session: Session, ids: Sequence[str]) -> dict[str, str]:

@@ -64,7 +64,8 @@ def gaps() -> str:
     service = request.args.get("service") or None
     try:
         reason = choice_arg(request.args, "reason", [r.value for r in UnplacedReason])
-        unplaced = services.unplaced_list(session, page_request(), county=county, service=service, reason=reason)
+        unplaced = services.unplaced_list(session, page_request(), today(), county=county, service=service,
+                                          reason=reason)
     except ArgError as exc:
         abort(400, description=str(exc))
     matrix_counties, matrix_services, cells = services.gap_matrix(session)
@@ -80,11 +81,9 @@ def gaps() -> str:
 
 
 def _nearby(detail: object) -> list[dict[str, object]]:
-    """The providers that would take the member if they had room, from an unplaced record's detail.
-
-    TODO(lead): the key follows matcher.solution.Unplaced.would_take; confirm what placement stores.
-    """
+    """The providers that would take the member if they had room (``detail["nearest"]``, written by
+    :mod:`placement.services`)."""
     if not isinstance(detail, dict):
         return []
-    found = detail.get("would_take") or detail.get("nearest") or detail.get("nearby") or []
+    found = detail.get("nearest") or []
     return [s for s in found if isinstance(s, dict)] if isinstance(found, list) else []
