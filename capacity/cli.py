@@ -10,7 +10,7 @@ import click
 
 from capacity.ledger import UnknownContract, capacity_positions
 from capacity.models import CapacityReportKind
-from capacity.services import CapacityReportError, record_capacity_report
+from capacity.services import CapacityReportError
 
 if TYPE_CHECKING:  # csmatch.cli imports this module while registering area commands
     from csmatch.cli import CliContext
@@ -59,11 +59,14 @@ def capacity_report(
     reported = reported_date.date() if reported_date else dt.date.today()
     try:
         with obj.session() as session:
-            recorded = record_capacity_report(
+            # Recorded and, when it changes what is open, re-solved at once: one transaction.
+            from placement.services import report_capacity
+
+            outcome = report_capacity(
                 session, contract_id, kind.upper(), change_date.date(), reported, actor,
                 new_capacity=new_capacity, staffing_change=staffing, note=note,
             )
-            # the lead's re-solve hooks in here (same transaction) when recorded.resolve_needed
+            recorded = outcome.recorded
     except CapacityReportError as exc:
         raise click.BadParameter(str(exc), param_hint=[_OPTION_FOR_FIELD.get(exc.field, exc.field)]) from None
     except UnknownContract as exc:
@@ -81,8 +84,13 @@ def capacity_report(
         f"Capacity {recorded.before.capacity} -> {after.capacity}, committed {after.committed}, open {after.open}"
         + (", reported full" if after.reported_full else "") + "."
     )
-    if recorded.resolve_needed:
-        click.echo(f"Re-solve needed: {recorded.resolve_reason}.")
+    if outcome.resolve is not None:
+        summary = outcome.resolve.summary
+        click.echo(
+            f"Re-solved at once (run {outcome.resolve.run_id}): moved {summary['MOVED']}, "
+            f"newly placed {summary['NEWLY_PLACED']}, newly unplaced {summary['NEWLY_UNPLACED']}, "
+            f"kept {summary['KEPT']}."
+        )
 
 
 @capacity.command("show")

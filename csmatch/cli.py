@@ -22,6 +22,7 @@ from csmatch.db import database_url, make_engine, make_session_factory, session_
 AREA_CLI_MODULES = [
     "matcher.cli",
     "exchange.cli",
+    "exchange.exchange_cli",
     "accounts.cli",
     "placement.cli",
     "csmatch.demo",
@@ -44,6 +45,13 @@ class CliContext:
             self._engine = make_engine(self.url)
         return self._engine
 
+    def close(self) -> None:
+        """Release the pooled connections when the command ends."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+            self._factory = None
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One unit of work: committed when the block ends, rolled back on any error."""
@@ -63,6 +71,7 @@ pass_context = click.make_pass_decorator(CliContext)
 def main(ctx: click.Context, url: str | None) -> None:
     """csmatch: place Community Supports referrals with contracted providers that have room."""
     ctx.obj = CliContext(url=database_url(url))
+    ctx.call_on_close(ctx.obj.close)
 
 
 @main.group()

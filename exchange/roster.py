@@ -55,6 +55,7 @@ from exchange.parsing import (
 )
 from geo.zips import PARTNERSHIP_COUNTIES, UnknownCountyError, UnknownZipError, canonical_county, lookup_zip
 from providers.models import Provider, ProviderSite
+from referrals.eligibility import CHRONIC_CONDITIONS, DAY_HAB_HOUSING_SITUATIONS, IHSS_QUALIFYING, INSTITUTIONS
 from referrals.models import (
     ExclusionReason,
     Member,
@@ -101,37 +102,15 @@ RACE_ETHNICITY = (
     "Other",
     "Unknown",
 )
-#: Where a post-discharge member is coming from (7003 VI.F.4: inpatient, residential SUD/MH,
-#: correctional or nursing facility; recuperative care is a common step before post-hospital housing).
-DISCHARGE_FROM = (
-    "INPATIENT",
-    "RESIDENTIAL_SUD",
-    "RESIDENTIAL_MH",
-    "CORRECTIONAL",
-    "NURSING_FACILITY",
-    "RECUPERATIVE_CARE",
-    "OTHER",
-)
+# Codes the eligibility gates read (``referrals.eligibility`` owns them), plus the codes that are
+# worth recording although they open no gate.
+#: Where a post-discharge member is coming from (7003 VI.F.4.a institutions, or somewhere else).
+DISCHARGE_FROM = (*sorted(INSTITUTIONS), "OTHER")
 #: The member's In-Home Supportive Services situation, the gate of Personal Care (7003 VI.F.8).
-IHSS_STATUSES = ("HOURS_EXHAUSTED", "AWAITING_IHSS", "NOT_ELIGIBLE", "NOT_REFERRED")
-#: Conditions that open a gate: chronic conditions for Meals (VI.F.6), housing situation for Day
-#: Habilitation (VI.F.10), nursing-facility diversion for Personal Care (VI.F.8).
-QUALIFYING_CONDITIONS = (
-    "DIABETES",
-    "CHF",
-    "STROKE",
-    "COPD",
-    "HIV",
-    "CANCER",
-    "SMI",
-    "ESRD",
-    "OTHER_CHRONIC",
-    "HOMELESS",
-    "RECENTLY_HOUSED",
-    "AT_RISK_HOMELESSNESS",
-    "AT_RISK_INSTITUTIONALIZATION",
-    "NF_DIVERSION",
-)
+IHSS_STATUSES = (*IHSS_QUALIFYING, "ACTIVE", "NOT_REFERRED")
+#: A chronic condition for Meals (VI.F.6.c; the policy's list is "not limited to", hence
+#: ``OTHER_CHRONIC``), or the housing situation of a housed member for Day Habilitation (VI.F.10.d).
+QUALIFYING_CONDITIONS = (*sorted(CHRONIC_CONDITIONS), "OTHER_CHRONIC", *sorted(DAY_HAB_HOUSING_SITUATIONS))
 #: Statuses a referral may arrive with; the others need an assignment, a solver run or a reason
 #: and are reached only through csmatch's life cycle.
 IMPORT_STATUSES = (ReferralStatus.RECEIVED, ReferralStatus.INFO_REQUESTED, ReferralStatus.READY)
@@ -402,6 +381,7 @@ class _Checker:
         self.providers = self._keys(tables.get("providers.csv", empty), "provider_id")
         self.sites = self._keys(tables.get("sites.csv", empty), "site_id")
         self.members = self._keys(tables.get("members.csv", empty), "cin")
+        self.cin_of_member = {member_id: cin for cin, member_id in existing.member_ids.items()}
         # A site's provider, as the files leave it (file rows win over the database).
         self.site_provider = {site_id: row["provider_id"] for site_id, row in existing.sites.items()}
         self.site_provider.update(
@@ -544,9 +524,14 @@ class _Checker:
                 self.error(table, row, "cin", f"unknown member {cin!r} (not in members.csv or the database)")
             self.known_service(table, row, "service", row["service"])
             old = self.existing.referrals.get(row["referral_id"])
-            if old is not None and row["service"] is not None and row["service"] != old["service_key"]:
-                self.error(table, row, "service", f"referral {row['referral_id']!r} is for {old['service_key']!r} "
-                           f"in the database; it cannot change (use a new referral_id)")
+            if old is not None:
+                if row["service"] is not None and row["service"] != old["service_key"]:
+                    self.error(table, row, "service", f"referral {row['referral_id']!r} is for "
+                               f"{old['service_key']!r} in the database; it cannot change (use a new referral_id)")
+                owner = self.cin_of_member.get(old["member_id"])
+                if cin is not None and owner is not None and cin != owner:
+                    self.error(table, row, "cin", f"referral {row['referral_id']!r} is for member {owner!r} in "
+                               f"the database; it cannot change (use a new referral_id)")
             preferred = row["preferred_providers"] or ()
             for provider_id in preferred:
                 self.known_provider(table, row, "preferred_providers", provider_id)
@@ -570,7 +555,11 @@ def validate_roster(session: Session, directory: str | Path, *, today: dt.date |
     RosterImportError
         Listing every problem, ordered by file, line and column.
     """
-    directory = Path(directory)
+    with _collector_paused():
+        return _validate(session, Path(directory), today or dt.date.today())
+
+
+def _validate(session: Session, directory: Path, today: dt.date) -> Roster:
     errors: list[RosterError] = []
     warnings: list[RosterError] = []
     if not directory.is_dir():
@@ -580,7 +569,7 @@ def validate_roster(session: Session, directory: str | Path, *, today: dt.date |
         raise RosterImportError([RosterError(str(directory), 0, "", f"no roster file ({', '.join(FILES)})")])
     tables = {name: read_table(directory / name, COLUMNS[name], errors, warnings) for name in present}
     existing = _load_existing(session, set(present))
-    checker = _Checker(tables, existing, load_service_catalog(), today or dt.date.today())
+    checker = _Checker(tables, existing, load_service_catalog(), today)
     for name, check in (
         ("providers.csv", checker.providers_file),
         ("sites.csv", checker.sites_file),
@@ -665,8 +654,12 @@ class _Writer:
         self.actor = actor
 
     def insert(self, model: type[Any], rows: Sequence[dict[str, Any]]) -> None:
+        """One ``executemany`` per batch. The table's Core insert, not the ORM's bulk insert: the ORM
+        leaves out None values so defaults can fire, which splits a batch into one statement per
+        distinct set of keys (at 250,000 referrals: 170,000 statements instead of 60)."""
+        table = model.__table__
         for batch in _batches(rows):
-            self.session.execute(sa.insert(model), list(batch))
+            self.session.execute(sa.insert(table), list(batch))
 
     def update(self, model: type[Any], rows: Sequence[dict[str, Any]]) -> None:
         for batch in _batches(rows):

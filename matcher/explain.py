@@ -30,7 +30,8 @@ NEAREST = 3
 
 
 def explain(
-    p: Problem, chosen: IntArray, res: Residual, *, status: SolveStatus, bound_gap: int, started: float,
+    p: Problem, chosen: IntArray, res: Residual, *, status: SolveStatus, bound_gap: int, placed_gap: int,
+    started: float,
     components: int, solver: str,
 ) -> Solution:
     """Build the Solution for ``chosen[r]`` (the arc of referral ``r``, or -1)."""
@@ -55,6 +56,7 @@ def explain(
         objective=objective,
         bound=objective - bound_gap,
         placed=int(placed.sum()),
+        placed_bound=int(placed.sum()) + placed_gap,
         runtime=time.perf_counter() - started,
         components=components,
         assignments=assignments,

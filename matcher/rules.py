@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from matcher.data import ContractPool, MatchData, ReferralDemand, ServiceSite
-from matcher.distance import haversine_miles
+from matcher.distance import haversine_pairs
 from matcher.reasons import PreferenceMissReason, UnplacedReason
 from matcher.weights import MAX_TRAVEL_TERM, TIERS, UNRANKED
 
@@ -304,7 +304,7 @@ def candidate_pairs(t: Tables, referrals: IntArray) -> Pairs:
         return Pairs(empty, empty, np.zeros(0, dtype=np.float64))
     r = np.concatenate(out_r)
     s = np.concatenate(out_s)
-    miles = haversine_miles(t.ref_lat[r], t.ref_lon[r], t.site_lat[s], t.site_lon[s])
+    miles = haversine_pairs(t.ref_lat, t.ref_lon, r, t.site_lat, t.site_lon, s)
     return Pairs(r, s, miles)
 
 

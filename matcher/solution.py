@@ -8,7 +8,7 @@ network-gap report); a move in a re-solve what changed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 from matcher.reasons import MoveReason, PreferenceMissReason, ReasonSide, SolveStatus, UnplacedReason
@@ -93,7 +93,8 @@ class Solution:
     first maximises ``placed`` (a per-component placement constant, never part of these figures),
     then minimises ``objective``. ``bound`` is a proven lower bound on ``objective`` at that
     number placed, ``gap = (objective - bound) / objective``; both equal ``objective`` and 0 when
-    ``status`` is OPTIMAL.
+    ``status`` is OPTIMAL. ``placed_bound`` is the most members any plan could place: equal to
+    ``placed`` unless a CP-SAT part ran out of time before proving its count.
     """
 
     status: SolveStatus
@@ -106,7 +107,11 @@ class Solution:
     unplaced: tuple[Unplaced, ...]
     moved: tuple[Move, ...] = ()
     solver: str = ""
-    notes: tuple[str, ...] = field(default=())
+    placed_bound: int = -1
+
+    def __post_init__(self) -> None:
+        if self.placed_bound < 0:
+            object.__setattr__(self, "placed_bound", self.placed)
 
     @property
     def gap(self) -> float:

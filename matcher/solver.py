@@ -16,7 +16,6 @@ component, so the number placed is maximal.
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 import os
 import time
@@ -25,11 +24,10 @@ from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
-from ortools.graph.python import min_cost_flow
-from ortools.sat.python import cp_model
 
-from matcher.errors import MatcherError
+from matcher.assign import solve_assignment
 from matcher.explain import explain
+from matcher.flow import solve_flow
 from matcher.problem import NO_LIMIT, BoolArray, IntArray, Problem
 from matcher.reasons import SolveStatus
 from matcher.solution import Solution
@@ -38,8 +36,6 @@ __all__ = ["solve"]
 
 #: Flow parts with more arcs than this are split across worker processes.
 PARALLEL_ARCS = 400_000
-#: Scaled costs must stay below this (OR-Tools multiplies costs by the node count).
-_INT64_SAFE = 2**62
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,182 +107,6 @@ def components(problem: Problem, arcs: IntArray) -> IntArray:
     return label[first_site]
 
 
-@dataclass(frozen=True)
-class _Part:
-    """Outcome of one solver call: chosen arcs and whether they are proven optimal."""
-
-    chosen: IntArray
-    optimal: bool
-    bound: int  # lower bound on (arc costs + penalties) of the part's referrals
-    objective: int
-
-
-def _flow_part(
-    arc_referral: IntArray, arc_site: IntArray, arc_cost: IntArray, arc_component: IntArray,
-    component_units: IntArray, penalty: IntArray, site_left: IntArray, site_contract: IntArray,
-    contract_left: IntArray,
-) -> IntArray:
-    """Min-cost flow over whole components; returns the positions (into the given arcs) used.
-
-    Nodes: referrals (supply 1), sites, contracts, one sink. Arcs: referral->site (cost of the
-    arc), referral->sink (unplaced: placement constant + penalty), site->contract->sink (room
-    in units of the component's ``u``).
-    """
-    refs, ref_local = np.unique(arc_referral, return_inverse=True)
-    sites, site_local = np.unique(arc_site, return_inverse=True)
-    n_r, n_s = refs.size, sites.size
-    contracts_of_sites = site_contract[sites]
-    contracts, contract_local = np.unique(contracts_of_sites[contracts_of_sites >= 0], return_inverse=True)
-    n_c = contracts.size
-    sink = n_r + n_s + n_c
-    # Per referral: component, and so u and placement constant.
-    ref_component = np.empty(n_r, dtype=np.int64)
-    ref_component[ref_local] = arc_component
-    components_, comp_local = np.unique(ref_component, return_inverse=True)
-    count = np.bincount(comp_local, minlength=components_.size)
-    max_penalty = np.zeros(components_.size, dtype=np.int64)
-    np.maximum.at(max_penalty, comp_local, penalty[refs])
-    max_cost = np.zeros(components_.size, dtype=np.int64)
-    np.maximum.at(max_cost, comp_local[ref_local], arc_cost)
-    constant = count * (max_penalty + max_cost) + 1  # matcher.weights.placement_constant, vectorised
-    unplaced_cost = constant[comp_local] + penalty[refs]
-    nodes = n_r + n_s + n_c + 1
-    if unplaced_cost.size and int(unplaced_cost.max()) > _INT64_SAFE // (nodes + 1):
-        raise MatcherError(
-            f"a component of {int(count.max())} referrals is too large for an exact int64 flow objective"
-        )
-    # Room per site / contract in units of its component's u (exact: every arc there uses u).
-    site_u = np.ones(n_s, dtype=np.int64)
-    site_u[site_local] = component_units[arc_component]
-    left = site_left[sites]
-    site_cap = np.where(left == NO_LIMIT, n_r, left // site_u)
-    has_contract = contracts_of_sites >= 0
-    contract_u = np.ones(n_c, dtype=np.int64)
-    contract_u[contract_local] = site_u[has_contract]
-    contract_cap = contract_left[contracts] // contract_u
-    site_head = np.full(n_s, sink, dtype=np.int64)
-    site_head[has_contract] = n_r + n_s + contract_local
-    tails = np.concatenate([ref_local, np.arange(n_r), n_r + np.arange(n_s), n_r + n_s + np.arange(n_c)])
-    heads = np.concatenate([n_r + site_local, np.full(n_r, sink), site_head, np.full(n_c, sink)])
-    capacities = np.concatenate([np.ones(arc_referral.size + n_r, dtype=np.int64), site_cap, contract_cap])
-    costs = np.concatenate([arc_cost, unplaced_cost, np.zeros(n_s + n_c, dtype=np.int64)])
-    flow = min_cost_flow.SimpleMinCostFlow()
-    arcs = flow.add_arcs_with_capacity_and_unit_cost(tails, heads, capacities, costs)
-    supplies = np.ones(nodes, dtype=np.int64)
-    supplies[n_r:] = 0
-    supplies[sink] = -n_r
-    flow.set_nodes_supplies(np.arange(nodes), supplies)
-    status = flow.solve()
-    if status != flow.OPTIMAL:
-        raise MatcherError(f"min-cost flow ended with status {status!r}")
-    return np.flatnonzero(flow.flows(arcs[: arc_referral.size]) > 0)
-
-
-def _greedy(arcs: list[int], p: Problem, site_left: dict[int, int], contract_left: dict[int, int]) -> set[int]:
-    """Most urgent first, cheapest arc that fits: a hint for CP-SAT and its fallback."""
-    by_referral: dict[int, list[int]] = {}
-    for a in arcs:
-        by_referral.setdefault(int(p.arc_referral[a]), []).append(a)
-    chosen: set[int] = set()
-    for r in sorted(by_referral, key=lambda r: (-int(p.referral_penalty[r]), r)):
-        for a in sorted(by_referral[r], key=lambda a: (int(p.arc_cost[a]), a)):
-            s, u = int(p.arc_site[a]), int(p.arc_units[a])
-            c = int(p.site_contract[s])
-            if site_left[s] != NO_LIMIT and site_left[s] < u:
-                continue
-            if c >= 0 and contract_left[c] < u:
-                continue
-            if site_left[s] != NO_LIMIT:
-                site_left[s] -= u
-            if c >= 0:
-                contract_left[c] -= u
-            chosen.add(a)
-            break
-    return chosen
-
-
-def _assignment_part(p: Problem, arcs: IntArray, res: Residual, time_limit: float, workers: int) -> _Part:
-    """Generalized assignment of one component with CP-SAT: most placed, then least cost."""
-    # Data
-    arc_list = arcs.tolist()
-    referrals = sorted({int(r) for r in p.arc_referral[arcs]})
-    sites = sorted({int(s) for s in p.arc_site[arcs]})
-    contracts = sorted({int(p.site_contract[s]) for s in sites if p.site_contract[s] >= 0})
-    site_left = {s: int(res.site_left[s]) for s in sites}
-    contract_left = {c: int(res.contract_left[c]) for c in contracts}
-    hint = _greedy(arc_list, p, dict(site_left), dict(contract_left))
-    # Model / Variables
-    model = cp_model.CpModel()
-    x = {a: model.new_bool_var(f"x[{p.referral_ids[p.arc_referral[a]]},{p.site_ids[p.arc_site[a]]}]")
-         for a in arc_list}
-    # Constraints: each referral at most one site (7003 VI.E.5: never two providers).
-    by_referral: dict[int, list[int]] = {r: [] for r in referrals}
-    by_site: dict[int, list[int]] = {s: [] for s in sites}
-    by_contract: dict[int, list[int]] = {c: [] for c in contracts}
-    for a in arc_list:
-        by_referral[int(p.arc_referral[a])].append(a)
-        s = int(p.arc_site[a])
-        by_site[s].append(a)
-        if p.site_contract[s] >= 0:
-            by_contract[int(p.site_contract[s])].append(a)
-    for r_arcs in by_referral.values():
-        model.add_at_most_one(x[a] for a in r_arcs)
-    # Capacity (7003 VI.E.6): units used never exceed what is left at the site and the contract.
-    for pool_arcs, left in [(by_site[s], site_left[s]) for s in sites] + [
-        (by_contract[c], contract_left[c]) for c in contracts
-    ]:
-        if left != NO_LIMIT and sum(int(p.arc_units[a]) for a in pool_arcs) > left:
-            model.add(sum(int(p.arc_units[a]) * x[a] for a in pool_arcs) <= left)
-    for a in arc_list:
-        model.add_hint(x[a], a in hint)
-    # Objective, phase 1: place the most members.
-    deadline = time.perf_counter() + time_limit
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = max(1, workers)
-    solver.parameters.max_time_in_seconds = max(0.05, 0.4 * time_limit)
-    placed = [x[a] for a in arc_list]
-    model.maximize(sum(placed))
-    status = solver.solve(model)
-    count_optimal = status == cp_model.OPTIMAL
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        best_count = int(round(solver.objective_value))
-        phase1 = {a for a in arc_list if solver.boolean_value(x[a])}
-    else:
-        best_count, phase1 = len(hint), hint
-    if best_count < len(hint):
-        best_count, phase1 = len(hint), hint
-    # Objective, phase 2: least cost among plans placing that many.
-    model.clear_hints()
-    for a in arc_list:
-        model.add_hint(x[a], a in phase1)
-    model.add(sum(placed) >= best_count)
-    penalty_total = sum(int(p.referral_penalty[r]) for r in referrals)
-    model.minimize(
-        sum((int(p.arc_cost[a]) - int(p.referral_penalty[p.arc_referral[a]])) * x[a] for a in arc_list)
-        + penalty_total
-    )
-    solver.parameters.max_time_in_seconds = max(0.05, deadline - time.perf_counter())
-    status = solver.solve(model)
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        picked = {a for a in arc_list if solver.boolean_value(x[a])}
-        bound = int(math.ceil(solver.best_objective_bound - 1e-6))
-    else:
-        picked, bound = phase1, 0
-    # A time-limited plan may leave a member out who still fits somewhere: place them.
-    for a in picked:
-        s, u = int(p.arc_site[a]), int(p.arc_units[a])
-        if site_left[s] != NO_LIMIT:
-            site_left[s] -= u
-        if p.site_contract[s] >= 0:
-            contract_left[int(p.site_contract[s])] -= u
-    placed_referrals = {int(p.arc_referral[a]) for a in picked}
-    picked |= _greedy([a for a in arc_list if int(p.arc_referral[a]) not in placed_referrals], p, site_left,
-                      contract_left)
-    objective = penalty_total + sum(int(p.arc_cost[a]) - int(p.referral_penalty[p.arc_referral[a]]) for a in picked)
-    optimal = count_optimal and status == cp_model.OPTIMAL
-    return _Part(np.array(sorted(picked), dtype=np.int64), optimal, min(bound, objective), objective)
-
-
 def solve(problem: Problem, *, time_limit: float = 30.0, workers: int | None = None) -> Solution:
     """Return the best plan for ``problem``: most members placed, then least cost.
 
@@ -343,6 +163,7 @@ def solve(problem: Problem, *, time_limit: float = 30.0, workers: int | None = N
     uniform = low == high
     optimal = True
     bound_gap = 0  # sum over CP-SAT parts of (objective - bound)
+    placed_gap = 0  # sum over CP-SAT parts of (placed bound - placed)
     flow_arcs = usable[uniform[label]]
     if flow_arcs.size:
         flow_label = label[uniform[label]]
@@ -361,17 +182,22 @@ def solve(problem: Problem, *, time_limit: float = 30.0, workers: int | None = N
             part_arcs = mixed_arcs[bounds[i]:bounds[i + 1]]
             budget = remaining_time * part_arcs.size / max(remaining_arcs, 1)
             t0 = time.perf_counter()
-            part = _assignment_part(p, part_arcs, res, budget, workers)
+            part = solve_assignment(
+                p.arc_referral[part_arcs], p.arc_site[part_arcs], p.arc_cost[part_arcs], p.arc_units[part_arcs],
+                p.referral_penalty, res.site_left, p.site_contract, res.contract_left,
+                time_limit=budget, workers=workers)
             remaining_time = max(0.0, remaining_time - (time.perf_counter() - t0))
             remaining_arcs -= part_arcs.size
-            chosen[p.arc_referral[part.chosen]] = part.chosen
+            used = part_arcs[part.chosen]
+            chosen[p.arc_referral[used]] = used
             optimal &= part.optimal
+            placed_gap += part.placed_bound - int(part.chosen.size)
             bound_gap += part.objective - part.bound
     solver = " + ".join(name for name, used in (("min-cost flow", flow_arcs.size), ("CP-SAT", mixed.size)) if used)
     return explain(
         p, chosen, res,
         status=SolveStatus.OPTIMAL if optimal else SolveStatus.FEASIBLE,
-        bound_gap=bound_gap, started=started, components=n_components, solver=solver or "none",
+        bound_gap=bound_gap, placed_gap=placed_gap, started=started, components=n_components, solver=solver or "none",
     )
 
 
@@ -382,7 +208,7 @@ def _solve_flows(
     args = (p.arc_referral, p.arc_site, p.arc_cost, p.referral_penalty, res.site_left, p.site_contract,
             res.contract_left)
     if workers == 1 or arcs.size < PARALLEL_ARCS:
-        return arcs[_flow_part(*_part_args(args, arcs, label, component_units))]
+        return arcs[solve_flow(*_part_args(args, arcs, label, component_units))]
     # Balance whole components over the workers by arc count (largest first).
     sizes = np.bincount(label)
     loads = [0] * workers
@@ -395,7 +221,7 @@ def _solve_flows(
     chunks = [c for c in chunks if c.size]
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=len(chunks), mp_context=context) as pool:
-        futures = [pool.submit(_flow_part, *_part_args(args, arcs[c], label[c], component_units)) for c in chunks]
+        futures = [pool.submit(solve_flow, *_part_args(args, arcs[c], label[c], component_units)) for c in chunks]
         return np.concatenate([arcs[c][f.result()] for c, f in zip(chunks, futures, strict=True)])
 
 

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from capacity.models import CapacityReport, CapacityReportKind, Contract, ContractCounty
+from capacity.services import RecordedReport, record_capacity_report
 from csmatch.db import lock_for_update, utcnow
 from csmatch.models import record_audit
 from matcher import build_problem, solve, validate
@@ -202,7 +203,7 @@ def _write(
         objective=float(solution.objective), bound=float(solution.bound), gap=float(solution.gap),
         runtime_seconds=solution.runtime,
         figures={"scope": scope.describe(), "components": solution.components, "seconds": outcome.seconds,
-                 "summary": summary, "notes": list(solution.notes)},
+                 "summary": summary, "placed_bound": solution.placed_bound},
     )
     session.add(run)
     session.flush()
@@ -389,10 +390,11 @@ def decline_assignment(
                                       reason=ExclusionReason.DECLINED))
     report = None
     if DeclineReason(reason_code) is DeclineReason.AT_CAPACITY:
-        report = CapacityReport(contract_id=assignment.contract_id, kind=CapacityReportKind.FULL,
-                                change_date=on_date, reported_date=on_date, reported_by=actor,
-                                note=f"declined referral {assignment.referral_id} at full capacity")
-        session.add(report)
+        # 7003 VI.C.3.b: declining at full capacity is also the provider saying it is full.
+        report = record_capacity_report(
+            session, assignment.contract_id, CapacityReportKind.FULL, on_date, on_date, actor,
+            note=f"declined referral {assignment.referral_id} at full capacity",
+        ).report
     session.flush()
     record_audit(session, actor=actor, action="assignment.decline", entity_type="assignment",
                  entity_id=assignment.id, details={"reason_code": reason_code, "reason": reason,
@@ -413,3 +415,42 @@ def _get_assignment(session: Session, assignment_id: int) -> Assignment:
     if assignment is None:
         raise PlacementError(f"assignment {assignment_id!r} does not exist")
     return assignment
+
+
+@dataclass
+class CapacityChangeOutcome:
+    """A recorded capacity report and, when it changed what is open, the re-solve it triggered."""
+
+    recorded: RecordedReport
+    resolve: RunOutcome | None
+
+
+def report_capacity(
+    session: Session,
+    contract_id: str,
+    kind: CapacityReportKind | str,
+    change_date: dt.date,
+    reported_date: dt.date,
+    actor: str,
+    *,
+    new_capacity: int | None = None,
+    staffing_change: str | None = None,
+    note: str = "",
+) -> CapacityChangeOutcome:
+    """Record a capacity report and, if it changes the open units today, re-solve at once.
+
+    A FULL report or a shrink moves that provider's unaccepted referrals elsewhere; a reopening or a
+    larger number lets waiting (unplaced) referrals in. A pure staffing change, or a change dated in
+    the future, re-solves nothing yet (the nightly rebalance picks it up on the day).
+    """
+    recorded = record_capacity_report(
+        session, contract_id, kind, change_date, reported_date, actor,
+        new_capacity=new_capacity, staffing_change=staffing_change, note=note,
+    )
+    capacity_moved = recorded.before.open != recorded.after.open or recorded.resolve_needed
+    resolve = None
+    if capacity_moved and change_date <= reported_date:
+        resolve = resolve_after_capacity_change(
+            session, contract_id, on_date=reported_date, actor=actor, trigger_ref=f"report {recorded.report.id}",
+        )
+    return CapacityChangeOutcome(recorded=recorded, resolve=resolve)

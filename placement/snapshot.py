@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from capacity.models import CapacityReport, CapacityReportKind, Contract, ContractCounty, ContractSite
+from capacity.ledger import capacity_positions
+from capacity.models import Contract, ContractCounty, ContractSite
 from csmatch.calendar import CalendarRangeError, HolidayCalendar, default_calendar
 from csmatch.models import Service
 from geo.standards import travel_standard
@@ -91,36 +92,6 @@ class Snapshot:
     full_contracts: frozenset[str] = frozenset()
 
 
-def reported_full_contracts(session: Session, contract_ids: Iterable[str] | None = None) -> set[str]:
-    """Contracts whose latest FULL report is not followed by a REOPENED or NEW_CAPACITY report."""
-    latest = (
-        sa.select(CapacityReport.contract_id, CapacityReport.kind,
-                  sa.func.row_number().over(partition_by=CapacityReport.contract_id,
-                                            order_by=(CapacityReport.change_date.desc(),
-                                                      CapacityReport.id.desc())).label("n"))
-        .where(CapacityReport.kind != CapacityReportKind.STAFFING_CHANGE)
-        .subquery()
-    )
-    stmt = sa.select(latest.c.contract_id).where(latest.c.n == 1, latest.c.kind == CapacityReportKind.FULL)
-    if contract_ids is not None:
-        stmt = stmt.where(latest.c.contract_id.in_(list(contract_ids)))
-    return set(session.scalars(stmt))
-
-
-def current_capacity(session: Session) -> dict[str, int]:
-    """Contracted capacity after the latest NEW_CAPACITY report, per contract."""
-    capacity: dict[str, int] = dict(session.execute(sa.select(Contract.id, Contract.contracted_capacity)).all())
-    rows = session.execute(
-        sa.select(CapacityReport.contract_id, CapacityReport.new_capacity)
-        .where(CapacityReport.kind == CapacityReportKind.NEW_CAPACITY)
-        .order_by(CapacityReport.change_date, CapacityReport.id)
-    )
-    for contract_id, new_capacity in rows:
-        if new_capacity is not None:
-            capacity[contract_id] = new_capacity
-    return capacity
-
-
 def load_snapshot(
     session: Session,
     on_date: dt.date,
@@ -149,8 +120,10 @@ def load_snapshot(
     for contract_id, county in session.execute(sa.select(ContractCounty.contract_id, ContractCounty.county)):
         if contract_id in contracts:
             counties[contract_id].add(county)
-    capacity = current_capacity(session)
-    full = reported_full_contracts(session)
+    # Effective capacity and full flags from the ledger (latest reports in effect on the day).
+    positions = {p.contract_id: p for p in capacity_positions(session, effective_only=True, as_of=on_date,
+                                                               service_key=scope.service, calendar=calendar)}
+    full = {cid for cid, p in positions.items() if p.reported_full}
 
     # The referrals in the solve.
     ref_stmt = (
@@ -188,7 +161,8 @@ def load_snapshot(
         provider = providers.get(contract.provider_id)
         if provider is None:
             continue
-        remaining = max(0, capacity.get(contract_id, contract.contracted_capacity) - held_contract[contract_id])
+        effective = positions[contract_id].capacity if contract_id in positions else contract.contracted_capacity
+        remaining = max(0, effective - held_contract[contract_id])
         pools.append(ContractPool(contract_id, contract.provider_id, contract.service_key, remaining))
         contract_sites: list[ContractSite] = list(contract.sites)
         if not contract_sites and provider.sites:

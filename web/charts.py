@@ -23,6 +23,7 @@ class Series:
 
     name: str
     points: Sequence[tuple[dt.date, float]]
+    dashed: bool = False
 
 
 def _nice_max(value: float) -> float:
@@ -93,7 +94,8 @@ def step_chart(series: Sequence[Series], *, title: str, width: int = 760, height
             for d1, v1 in points[1:]:
                 path.append(f"H{x(d1):.1f}V{y(v1):.1f}")
             path.append(f"H{x(hi):.1f}")
-            body.append(f'<path d="{"".join(path)}" fill="none" stroke="{colour}" stroke-width="2">'
+            dash = ' stroke-dasharray="6 4"' if s.dashed else ""
+            body.append(f'<path d="{"".join(path)}" fill="none" stroke="{colour}" stroke-width="2"{dash}>'
                         f"<title>{escape(s.name)}</title></path>")
             for d, v in points:
                 body.append(f'<circle cx="{x(d):.1f}" cy="{y(v):.1f}" r="2.5" fill="{colour}">'
@@ -104,15 +106,15 @@ def step_chart(series: Sequence[Series], *, title: str, width: int = 760, height
     return _svg(width, height, title, body)
 
 
-def bar_chart(bars: Sequence[tuple[str, float]], *, title: str, width: int = 760, height: int = 220,
+def bar_chart(bars: Sequence[tuple[str, float | None]], *, title: str, width: int = 760, height: int = 220,
               value_format: str = "{:.0f}", top: float | None = None,
               highlight: Sequence[bool] | None = None) -> Markup:
-    """Vertical bars with their labels under them and values above them.
+    """Vertical bars with their labels under them and values above them; None draws "no data".
 
-    >>> "<rect" in bar_chart([("Jan", 0.8), ("Feb", 0.9)], title="Share", value_format="{:.0%}", top=1)
+    >>> "<rect" in bar_chart([("Jan", 0.8), ("Feb", None)], title="Share", value_format="{:.0%}", top=1)
     True
     """
-    top = top or _nice_max(max((v for _, v in bars), default=0))
+    top = top or _nice_max(max((v for _, v in bars if v is not None), default=0))
     plot_w = width - _PAD_LEFT - _PAD_RIGHT
     plot_h = height - _PAD_TOP - _PAD_BOTTOM
     axis_format = "{:.0%}" if "%" in value_format else "{:.0f}"
@@ -120,6 +122,11 @@ def bar_chart(bars: Sequence[tuple[str, float]], *, title: str, width: int = 760
     slot = plot_w / max(1, len(bars))
     bar_w = max(2.0, min(48.0, slot * 0.7))
     for i, (label, value) in enumerate(bars):
+        if value is None:
+            cx = _PAD_LEFT + slot * i + slot / 2
+            body.append(f'<text x="{cx:.1f}" y="{_PAD_TOP + plot_h - 4:.1f}" text-anchor="middle">no data</text>')
+            body.append(f'<text x="{cx:.1f}" y="{height - 18}" text-anchor="middle">{escape(label)}</text>')
+            continue
         h = plot_h * min(value, top) / top
         bx = _PAD_LEFT + slot * i + (slot - bar_w) / 2
         by = _PAD_TOP + plot_h - h

@@ -89,6 +89,7 @@ def explain(details: Any) -> Markup:
     if not isinstance(details, dict):
         return Markup(escape(_value(details)))
     items = "".join(
-        f"<li><b>{escape(str(k).replace('_', ' '))}</b>: {escape(_value(v))}</li>" for k, v in details.items()
+        f"<li><b>{escape(str(k).replace('_', ' '))}</b>: {escape(_value(v))}</li>"
+        for k, v in details.items() if v not in ([], {}, None, "")
     )
     return Markup(f'<ul class="explain">{items}</ul>')

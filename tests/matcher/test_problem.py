@@ -94,3 +94,14 @@ def test_locked_referral_needs_an_arc_to_its_current_site() -> None:
     current[r], locked[r] = other, True
     with pytest.raises(ProblemError, match=re.escape(f"locked referral {p.referral_ids[r]!r} has no arc")):
         replace(p, referral_current=current, referral_locked=locked)
+
+
+def test_pairwise_haversine_equals_the_broadcast_one() -> None:
+    from matcher.distance import haversine_pairs
+
+    rng = np.random.default_rng(3)
+    lat1, lon1, lat2, lon2 = rng.uniform(38, 42, 50), rng.uniform(-124, -120, 50), rng.uniform(38, 42, 9), \
+        rng.uniform(-124, -120, 9)
+    i, j = rng.integers(0, 50, 300), rng.integers(0, 9, 300)
+    np.testing.assert_allclose(haversine_pairs(lat1, lon1, i, lat2, lon2, j),
+                               haversine_miles(lat1[i], lon1[i], lat2[j], lon2[j]), rtol=1e-12)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 from factories import brute_force, random_data, random_problem
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -78,3 +79,65 @@ def test_plan_built_from_data_keeps_every_hard_rule_and_is_optimal(seed: int, un
     solution = solve(problem, workers=1, time_limit=10)
     validate(solution, problem, data)
     assert (solution.placed, solution.objective) == brute_force(problem)
+
+
+@st.composite
+def look_alike_problems(draw: st.DrawFn) -> Problem:
+    """Many referrals sharing a few arc lists: exercises the class aggregation of the flow."""
+    n = draw(st.integers(2, 8))
+    templates = draw(st.lists(st.lists(st.sampled_from([(0, 0), (0, 3), (1, 0), (1, 3), (2, 1)]), min_size=1,
+                                       max_size=3, unique_by=lambda x: x[0]), min_size=1, max_size=3))
+    chosen = [draw(st.sampled_from(templates)) for _ in range(n)]
+    arcs = sorted((r, s, c) for r, arcs_ in enumerate(chosen) for s, c in arcs_)
+    return Problem(
+        referral_ids=tuple(f"R{i}" for i in range(n)),
+        referral_penalty=np.array(draw(st.lists(st.sampled_from([1, 2, 5]), min_size=n, max_size=n))),
+        referral_units=np.ones(n, dtype=np.int64),
+        referral_current=np.full(n, -1),
+        referral_locked=np.zeros(n, dtype=bool),
+        referral_block=(None,) * n,
+        site_ids=("S0", "S1", "S2"),
+        site_provider=("P0", "P1", "P2"),
+        site_capacity=np.array(draw(st.lists(st.sampled_from([NO_LIMIT, 0, 1, 2, 3]), min_size=3, max_size=3))),
+        site_contract=np.array([0, 0, -1]),
+        site_reported_full=np.zeros(3, dtype=bool),
+        contract_ids=("C0",),
+        contract_capacity=np.array([draw(st.integers(0, 5))]),
+        arc_referral=np.array([a[0] for a in arcs], dtype=np.int64),
+        arc_site=np.array([a[1] for a in arcs], dtype=np.int64),
+        arc_units=np.ones(len(arcs), dtype=np.int64),
+        arc_cost=np.array([a[2] for a in arcs], dtype=np.int64),
+        arc_terms=np.zeros((len(arcs), len(TIERS)), dtype=np.int64),
+        arc_miles=np.zeros(len(arcs)),
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(look_alike_problems())
+def test_look_alike_referrals_are_solved_to_the_brute_force_optimum(problem: Problem) -> None:
+    assert_optimal(problem)
+    solution = solve(problem, workers=1)
+    # Least urgent first out: no unplaced referral is more urgent than a placed one of the same arcs.
+    for u in solution.unplaced:
+        r = problem.referral_index[u.referral_id]
+        twins = [a for a in solution.assignments
+                 if _arcs(problem, problem.referral_index[a.referral_id]) == _arcs(problem, r)]
+        assert all(u.penalty <= problem.referral_penalty[problem.referral_index[a.referral_id]] for a in twins)
+
+
+def _arcs(problem: Problem, r: int) -> list[tuple[int, int]]:
+    arcs = problem.arcs_of(r)
+    return sorted(zip(problem.arc_site[arcs].tolist(), problem.arc_cost[arcs].tolist(), strict=True))
+
+
+def test_referral_classes_split_a_hash_collision(monkeypatch: pytest.MonkeyPatch) -> None:
+    import matcher.classes as classes
+
+    monkeypatch.setattr(classes, "_mix", lambda x: np.zeros(np.shape(x), dtype=np.uint64))  # everything collides
+    referral = np.array([0, 0, 1, 1, 2, 3])
+    site = np.array([0, 1, 0, 1, 0, 1])
+    cost = np.array([5, 6, 5, 6, 5, 5])
+    order, klass = classes.referral_classes(referral, site, cost)
+    by_referral = dict(zip(referral[order].tolist(), klass.tolist(), strict=True))
+    assert by_referral[0] == by_referral[1]
+    assert len({by_referral[0], by_referral[2], by_referral[3]}) == 3

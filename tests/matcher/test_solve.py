@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from factories import random_data
 
+import matcher.flow as flow
 import matcher.solver as solve_module
 from matcher import MatchData, MatcherError, SolveStatus, build_problem, solve, validate
 from matcher.solver import components, residual
@@ -70,6 +71,6 @@ def test_weighted_units_use_cp_sat_and_report_a_bound() -> None:
 
 def test_component_too_large_for_int64_is_refused_not_overflowed(monkeypatch: pytest.MonkeyPatch) -> None:
     problem = build_problem(county_data(4, unit=True))
-    monkeypatch.setattr(solve_module, "_INT64_SAFE", 1000)
+    monkeypatch.setattr(flow, "INT64_SAFE", 1000)
     with pytest.raises(MatcherError, match="too large for an exact int64"):
         solve(problem, workers=1)

@@ -85,16 +85,23 @@ def _start_paused(engine: Engine, tmp_path: Path, seconds: float = 60) -> subpro
             return process
         if time.monotonic() > deadline:
             break
-    process.kill()
+    _stop(process)
     pytest.fail("the rebalance never reached its pause point")
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    """SIGKILL: no handler, no cleanup, no commit; then close our end of the pipe."""
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    if process.stdout is not None:
+        process.stdout.close()
 
 
 def test_a_rebalance_killed_mid_run_leaves_the_database_unchanged(committing_engine: Engine, tmp_path: Path) -> None:
     _seed(committing_engine)
     before = _counts(committing_engine)
     process = _start_paused(committing_engine, tmp_path)  # everything written, not committed
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
+    _stop(process)
     assert _counts(committing_engine) == before
 
 
@@ -110,5 +117,4 @@ def test_a_second_concurrent_rebalance_is_refused(committing_engine: Engine, tmp
         assert second.returncode != 0
         assert "another rebalance is running" in second.stderr
     finally:
-        first.kill()
-        first.wait(timeout=30)
+        _stop(first)

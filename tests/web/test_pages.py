@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from tests.web.conftest import World
 

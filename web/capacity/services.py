@@ -106,7 +106,7 @@ def history_charts(session: Session, *, provider_id: str | None = None, county: 
     for key, series in sorted(by_service.items()):
         title = f"{names.get(key, key)}: capacity over time"
         chart = step_chart([
-            Series("contracted", [(p.date, p.contracted) for p in series]),
+            Series("contracted", [(p.date, p.contracted) for p in series], dashed=True),
             Series("capacity in force", [(p.date, p.capacity) for p in series]),
             Series("committed", [(p.date, p.committed) for p in series]),
             Series("open", [(p.date, p.open) for p in series]),

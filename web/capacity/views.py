@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
@@ -19,6 +21,7 @@ from web.security import PLAN_READ, roles_required
 bp = Blueprint("capacity", __name__, url_prefix="/capacity")
 
 RECORD_FOR_PROVIDERS = frozenset({Role.PROVIDER_RELATIONS, Role.ADMIN})
+DEFAULT_CHART_DAYS = 120
 
 
 @bp.get("/")
@@ -43,7 +46,8 @@ def changes() -> str:
     provider_id = request.args.get("provider") or None
     county = None if provider_id else (request.args.get("county") or None)
     try:
-        start, end = date_arg(request.args, "start"), date_arg(request.args, "end")
+        end = date_arg(request.args, "end") or today()
+        start = date_arg(request.args, "start") or end - dt.timedelta(days=DEFAULT_CHART_DAYS)
         timeline = services.report_timeline(session, page_request(), provider_id=provider_id, county=county)
     except ArgError as exc:
         abort(400, description=str(exc))
@@ -52,6 +56,7 @@ def changes() -> str:
     from web.providers.services import provider_choices
 
     return render_template("capacity/changes.html", charts=charts, timeline=timeline, provider_id=provider_id,
+                           start=start, end=end,
                            county=county, providers=provider_choices(session),
                            counties=[(c, c) for c in counties(session)])
 

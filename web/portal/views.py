@@ -3,6 +3,8 @@ organisation's referral or assignment answers 404, exactly as one that does not 
 
 from __future__ import annotations
 
+import dataclasses
+
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
@@ -13,13 +15,23 @@ from web import domain
 from web.audit import actor, audit
 from web.capacity import services as capacity_services
 from web.capacity.views import KINDS
-from web.common import ArgError, page_request, today
+from web.common import choice_arg, page_request, today
 from web.db import get_session
 from web.queue import services as queue_services
 from web.queue.forms import parse_filters
 from web.security import PROVIDER_ONLY, current_user, roles_required
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
+
+# An assignment's status as the provider reads it.
+STATUS_LABELS = {
+    AssignmentStatus.SENT.value: "waiting for your answer",
+    AssignmentStatus.ACCEPTED.value: "accepted",
+    AssignmentStatus.DECLINED.value: "declined",
+    AssignmentStatus.SUPERSEDED.value: "withdrawn by the plan",
+    AssignmentStatus.WITHDRAWN.value: "withdrawn by the plan",
+    AssignmentStatus.ENDED.value: "ended",
+}
 
 DECLINE_REASONS = [
     (DeclineReason.AT_CAPACITY.value, "We are at full capacity"),
@@ -54,14 +66,14 @@ def index() -> str:
     """The organisation's referrals (oldest first) with their clocks, and its capacity now."""
     provider_id = _own_provider()
     session = get_session()
-    try:
-        filters = parse_filters(request.args, provider_id=provider_id)
-        page = queue_services.list_referrals(session, filters, page_request(), today())
-    except ArgError as exc:
-        abort(400, description=str(exc))
+    show = choice_arg(request.args, "show", ("waiting", "all")) or "waiting"
+    filters = parse_filters(request.args, provider_id=provider_id)
+    if show == "waiting":
+        filters = dataclasses.replace(filters, provider_status=AssignmentStatus.SENT)
+    page = queue_services.list_referrals(session, filters, page_request(), today())
     audit("referral.list", "referral", "portal", filters=filters.as_dict(),
           referral_ids=[r.referral_id for r in page.items])
-    return render_template("portal/index.html", page=page, filters=filters,
+    return render_template("portal/index.html", page=page, filters=filters, show=show, status_labels=STATUS_LABELS,
                            rows=capacity_services.board(session, today(), provider_id=provider_id),
                            decline_reasons=DECLINE_REASONS)
 
@@ -77,7 +89,8 @@ def referral(referral_id: str) -> str:
     if detail is None:
         abort(404, description=f"No referral {referral_id!r} for your organisation.")
     audit("referral.view", "referral", referral_id)
-    return render_template("portal/referral.html", detail=detail, decline_reasons=DECLINE_REASONS)
+    return render_template("portal/referral.html", detail=detail, decline_reasons=DECLINE_REASONS,
+                           status_labels=STATUS_LABELS)
 
 
 @bp.post("/assignments/<int:assignment_id>/accept")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Blueprint, abort, render_template, request, url_for
 
 from accounts.models import Role
 from web.capacity import services as capacity_services
-from web.capacity.views import KINDS, RECORD_FOR_PROVIDERS
+from web.capacity.views import DEFAULT_CHART_DAYS, KINDS, RECORD_FOR_PROVIDERS
 from web.common import ArgError, page_request, today
 from web.db import get_session
 from web.providers import services
@@ -45,7 +47,8 @@ def detail(provider_id: str) -> str:
         abort(404, description=f"No provider {provider_id!r}.")
     rows = capacity_services.board(session, today(), provider_id=provider_id)
     timeline = capacity_services.report_timeline(session, page_request({"per_page": "20"}), provider_id=provider_id)
-    charts = capacity_services.history_charts(session, provider_id=provider_id)
+    charts = capacity_services.history_charts(session, provider_id=provider_id,
+                                              start=today() - dt.timedelta(days=DEFAULT_CHART_DAYS), end=today())
     can_record = current_user().role in RECORD_FOR_PROVIDERS and current_user().role is not Role.PROVIDER
     return render_template("providers/detail.html", provider=provider, rows=rows, timeline=timeline, charts=charts,
                            can_record=can_record, contracts=capacity_services.contracts_of(session, provider_id),

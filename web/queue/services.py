@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, aliased
 
 from csmatch.calendar import CalendarRangeError, HolidayCalendar, default_calendar
 from csmatch.models import Service
-from placement.models import ACTIVE_ASSIGNMENT_STATUSES, Assignment, UnplacedReferral
+from placement.models import ACTIVE_ASSIGNMENT_STATUSES, Assignment, AssignmentStatus, UnplacedReferral
 from providers.models import Provider
 from referrals.clocks import ANSWER_CLOCK, SEND_CLOCK, UPDATE_CLOCK, ReferralClocks, clocks_for
 from referrals.lifecycle import OPEN_STATUSES, PROVIDER_UPDATE
@@ -53,6 +53,8 @@ class QueueFilters:
     overdue: bool = False
     open_only: bool = False
     provider_id: str | None = None
+    # with provider_id: only referrals whose assignment to that provider has this status
+    provider_status: AssignmentStatus | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"county": self.county, "service": self.service,
@@ -94,16 +96,20 @@ class QueueRow:
         return bool(self.clocks and self.clocks.overdue)
 
 
-def visible_to_provider(provider_id: str) -> sa.ColumnElement[bool]:
-    """Referrals the provider may see: those ever sent to it (an assignment with ``sent_on``).
+def visible_to_provider(provider_id: str, status: AssignmentStatus | None = None) -> sa.ColumnElement[bool]:
+    """Referrals the provider may see: those ever sent to it (an assignment with ``sent_on``);
+    with ``status``, only those whose assignment to it is in that status.
 
     A proposal not yet sent is plan business; the provider learns of a referral when it is sent.
     """
-    return sa.exists().where(
+    clause = sa.exists().where(
         Assignment.referral_id == Referral.id,
         Assignment.provider_id == provider_id,
         Assignment.sent_on.is_not(None),
     )
+    if status is not None:
+        clause = clause.where(Assignment.status == status)
+    return clause
 
 
 def _cutoff(calendar: HolidayCalendar, as_of: dt.date, n: int) -> dt.date:
@@ -157,14 +163,19 @@ def _filtered(filters: QueueFilters, as_of: dt.date) -> sa.Select[Any]:
     if filters.overdue:
         stmt = stmt.where(overdue_condition(as_of))
     if filters.provider_id:
-        stmt = stmt.where(visible_to_provider(filters.provider_id))
+        stmt = stmt.where(visible_to_provider(filters.provider_id, filters.provider_status))
     return stmt
+
+
+def count_referrals(session: Session, filters: QueueFilters, as_of: dt.date) -> int:
+    """How many referrals match ``filters`` (one COUNT)."""
+    return session.scalar(sa.select(sa.func.count()).select_from(_filtered(filters, as_of).subquery())) or 0
 
 
 def list_referrals(session: Session, filters: QueueFilters, page: PageRequest, as_of: dt.date) -> Page[QueueRow]:
     """Return one page of referrals matching ``filters``, oldest receipt first, with their clocks."""
     base = _filtered(filters, as_of)
-    total = session.scalar(sa.select(sa.func.count()).select_from(base.subquery())) or 0
+    total = count_referrals(session, filters, as_of)
     ids = list(session.scalars(
         base.order_by(Referral.received_date, Referral.id).limit(page.per_page).offset(page.offset)
     ))
@@ -232,7 +243,7 @@ def _current_assignments(
 def status_counts(session: Session, filters: QueueFilters, as_of: dt.date) -> dict[str, int]:
     """Referrals per status under the filters (the status filter itself aside), in one GROUP BY."""
     base = _filtered(QueueFilters(county=filters.county, service=filters.service, overdue=filters.overdue,
-                                  provider_id=filters.provider_id), as_of)
+                                  provider_id=filters.provider_id, provider_status=filters.provider_status), as_of)
     sub = base.add_columns(Referral.status.label("st")).subquery()
     counts = {str(s): 0 for s in ReferralStatus}
     for status, n in session.execute(sa.select(sub.c.st, sa.func.count()).group_by(sub.c.st)):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
@@ -34,8 +36,10 @@ def index() -> str:
     page = services.list_referrals(session, filters, page_req, today())
     audit("referral.list", "referral", "queue", filters=filters.as_dict(), page=page.page,
           referral_ids=[r.referral_id for r in page.items])
+    overdue = services.count_referrals(session, dataclasses.replace(filters, overdue=True), today())
     return render_template(
         "queue/index.html", page=page, filters=filters, counts=services.status_counts(session, filters, today()),
+        overdue=overdue,
         counties=[(c, c) for c in services.counties(session)], services=services.services(session),
         statuses=[(s.value, s.value.replace("_", " ").lower()) for s in ReferralStatus],
     )

@@ -43,10 +43,12 @@ def timeliness() -> str:
     charts = []
     if by == "month" and rows:
         charts = [
-            bar_chart([(r.group, r.sent_share or 0) for r in rows], title="Sent within 10 business days",
-                      value_format="{:.0%}", top=1),
-            bar_chart([(r.group, r.answered_share or 0) for r in rows], title="Answered within 2 business days",
-                      value_format="{:.0%}", top=1),
+            ("Referred to a provider within 10 business days of receipt (7003 VI.C.3)",
+             bar_chart([(r.group, r.sent_share) for r in rows], title="Sent within 10 business days",
+                       value_format="{:.0%}", top=1)),
+            ("Provider answered within 2 business days (7003 VI.C.3.a–c)",
+             bar_chart([(r.group, r.answered_share) for r in rows], title="Answered within 2 business days",
+                       value_format="{:.0%}", top=1)),
         ]
     ages = services.aging(session, as_of)
     aging_chart = bar_chart(ages, title="Referrals waiting for a provider, by business days since receipt",
@@ -74,6 +76,8 @@ def gaps() -> str:
     return render_template(
         "reports/gaps.html", unplaced=unplaced, matrix_counties=matrix_counties, matrix_services=matrix_services,
         cells=cells, county=county, service=service, reason=reason, nearby=_nearby,
+        row_totals={c: sum(v.count for k, v in cells.items() if k[0] == c) for c in matrix_counties},
+        column_totals={s: sum(v.count for k, v in cells.items() if k[1] == s) for s, _ in matrix_services},
         provider_names=services.provider_names(session, sorted(nearby_ids)),
         counties=[(c, c) for c in counties(session)], services=service_choices(session),
         reasons=[(r.value, r.value.replace("_", " ").lower()) for r in UnplacedReason],

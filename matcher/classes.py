@@ -1,0 +1,147 @@
+"""Referral classes: referrals with identical arcs (site, cost, units) are interchangeable.
+
+Both solver paths work on classes instead of referrals: the min-cost flow gets one node per
+class, CP-SAT one integer variable per (class, site) instead of one boolean per referral arc,
+which also removes the symmetry between look-alike referrals. Within a class, members differ
+only in their unplaced penalty (urgency), so each class is split into penalty *levels*. After
+solving, :meth:`Classes.split` hands the counts back to members: in each level the least
+recently listed members are the ones left out, so the result is deterministic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from matcher.problem import IntArray
+
+__all__ = ["Classes", "build_classes", "referral_classes"]
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser, element-wise on uint64 (wrapping)."""
+    z = x.astype(np.uint64)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def referral_classes(arc_referral: IntArray, arc_site: IntArray, arc_cost: IntArray) -> tuple[IntArray, IntArray]:
+    """Group referrals with identical (site, cost) arc lists.
+
+    Returns ``(order, arc_class)``: ``order`` sorts the arcs by (referral, site), and
+    ``arc_class[i]`` is the class of the referral of arc ``order[i]``. Classes are found by a
+    hash of the arc list and then verified arc by arc, so a hash collision only costs a split.
+    """
+    order = np.lexsort((arc_site, arc_referral))
+    referral = arc_referral[order]
+    site, cost = arc_site[order], arc_cost[order]
+    start = np.flatnonzero(np.r_[True, referral[1:] != referral[:-1]])
+    count = np.diff(np.r_[start, referral.size])
+    with np.errstate(over="ignore"):
+        arc_hash = _mix(site.astype(np.uint64) * _GOLDEN + cost.astype(np.uint64))
+        signature = np.add.reduceat(arc_hash, start) if referral.size else np.zeros(0, np.uint64)
+        signature = _mix(signature ^ count.astype(np.uint64))
+    _, first, klass = np.unique(signature, return_index=True, return_inverse=True)
+    klass = klass.ravel()
+    # Verify: each member's arcs equal its class representative's, position by position.
+    arc_member = np.repeat(np.arange(start.size), count)
+    position = np.arange(referral.size) - start[arc_member]
+    representative = first[klass]
+    same_count = count == count[representative]
+    rep_arc = start[representative[arc_member]] + np.minimum(position, count[representative[arc_member]] - 1)
+    arc_same = (site == site[rep_arc]) & (cost == cost[rep_arc]) & same_count[arc_member]
+    member_ok = np.logical_and.reduceat(arc_same, start) if referral.size else np.zeros(0, bool)
+    if not member_ok.all():
+        bad = np.flatnonzero(~member_ok)
+        klass = klass.copy()
+        klass[bad] = klass.max() + 1 + np.arange(bad.size)
+        _, klass = np.unique(klass, return_inverse=True)
+    return order, np.repeat(klass.ravel(), count)
+
+
+@dataclass(frozen=True, eq=False)
+class Classes:
+    """Classes and levels of a set of arcs; arc positions refer to ``order`` (sorted arcs)."""
+
+    order: IntArray  # arcs sorted by (referral, site)
+    first_arc: IntArray  # per member: its first arc in sorted order
+    members: IntArray  # per member: referral index
+    member_class: IntArray
+    member_level: IntArray
+    class_rep: IntArray  # per class: its first member
+    class_arcs: IntArray  # sorted positions of each class's arcs (its representative's), by class
+    class_of_arc: IntArray  # per class arc: its class
+    class_size: IntArray
+    level_class: IntArray
+    level_penalty: IntArray
+    level_size: IntArray
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.class_size.size)
+
+    def split(self, unplaced: IntArray, to_site: IntArray) -> IntArray:
+        """Hand counts back to members; return positions (into the original arcs) of arcs used.
+
+        ``unplaced[level]`` members of each level stay out (the last listed); the placed members
+        of each class take its arcs' ``to_site[class arc]`` slots in order.
+        """
+        return _split(self.order, self.first_arc, self.member_class, self.member_level, unplaced,
+                      self.class_arcs, self.class_of_arc, to_site, self.class_rep)
+
+
+def build_classes(arc_referral: IntArray, arc_site: IntArray, arc_key: IntArray, penalty: IntArray) -> Classes:
+    """Group the referrals of these arcs into classes (same ``(site, arc_key)`` lists) and levels."""
+    order, arc_class = referral_classes(arc_referral, arc_site, arc_key)
+    referral = arc_referral[order]
+    first_arc = np.flatnonzero(np.r_[True, referral[1:] != referral[:-1]]) if referral.size else \
+        np.zeros(0, np.int64)
+    members = referral[first_arc]
+    member_class = arc_class[first_arc]
+    n_classes = int(member_class.max()) + 1 if member_class.size else 0
+    class_rep = np.full(n_classes, -1, dtype=np.int64)
+    class_rep[member_class[::-1]] = np.arange(member_class.size)[::-1]
+    member_arcs = np.diff(np.r_[first_arc, referral.size])
+    rep_arcs = member_arcs[class_rep]
+    class_of_arc = np.repeat(np.arange(n_classes), rep_arcs)
+    class_arcs = np.repeat(first_arc[class_rep], rep_arcs) + (
+        np.arange(class_of_arc.size) - np.repeat(np.cumsum(rep_arcs) - rep_arcs, rep_arcs))
+    member_penalty = penalty[members]
+    span = int(member_penalty.max(initial=0)) + 1
+    level_key = np.unique(member_class * span + member_penalty)
+    member_level = np.searchsorted(level_key, member_class * span + member_penalty)
+    return Classes(
+        order=order, first_arc=first_arc, members=members, member_class=member_class, member_level=member_level,
+        class_rep=class_rep, class_arcs=class_arcs, class_of_arc=class_of_arc,
+        class_size=np.bincount(member_class, minlength=n_classes),
+        level_class=level_key // span, level_penalty=level_key % span,
+        level_size=np.bincount(member_level, minlength=level_key.size),
+    )
+
+
+def _split(
+    order: IntArray, first_arc: IntArray, member_class: IntArray, member_level: IntArray, unplaced: IntArray,
+    class_arcs: IntArray, class_of_arc: IntArray, to_site: IntArray, class_rep: IntArray,
+) -> IntArray:
+    """Hand each class's flow back to its members: least urgent unplaced, the rest site by site."""
+    n = member_class.size
+    # Rank members within their level by referral order; the last `unplaced[level]` stay out.
+    by_level = np.lexsort((np.arange(n), member_level))
+    level_start = np.searchsorted(member_level[by_level], np.arange(unplaced.size))
+    level_end = np.r_[level_start[1:], n]
+    rank_from_end = np.empty(n, dtype=np.int64)
+    rank_from_end[by_level] = level_end[member_level[by_level]] - 1 - np.arange(n)
+    placed = rank_from_end >= unplaced[member_level]
+    # Placed members of a class take the class's site slots in order.
+    who = np.flatnonzero(placed)
+    who = who[np.lexsort((who, member_class[who]))]
+    slots = np.repeat(np.arange(class_arcs.size), to_site)  # class arc per slot, grouped by class
+    slots = slots[np.lexsort((slots, class_of_arc[slots]))]
+    assert slots.size == who.size, "flow out of classes must equal members placed"
+    # Member arc = member's first arc + (class arc offset from its representative's first arc).
+    offset = class_arcs[slots] - first_arc[class_rep[class_of_arc[slots]]]
+    return np.asarray(order[first_arc[who] + offset])

@@ -1,0 +1,424 @@
+"""The plan's internal monitoring reports of 7003 VI.I.1.a.1: utilization, referrals, timeliness.
+
+Each report covers a :class:`~reports.common.Period` (a quarter for the Over/Under Utilization
+Review Committee, VI.I.1.b, or any range) and returns a tidy :class:`pandas.DataFrame`; counting is
+done in SQL, pandas only adds business days and medians. Columns are listed in ``docs/reports.md``.
+
+Utilization (:func:`utilization`), per month × service × county (or × provider):
+    an assignment holds units from the day it is created to the day it ends (the capacity ledger's
+    convention, :func:`capacity.ledger.capacity_history`). ``units_committed`` are the units of
+    PROPOSED/SENT/ACCEPTED assignments holding on the month's last day (or the period's, if
+    earlier), ``units_accepted`` those the provider had accepted by then; ``members_served`` counts
+    members whose accepted assignment was running at any time in the month.
+    ``contracted_capacity`` is the capacity in force that day (the contract's, after its
+    NEW_CAPACITY reports, :func:`capacity.ledger.capacity_state`) of the contracts in effect.
+    By county, a contract serving several counties counts in full in each (its capacity is open to
+    each), so county percentages are a lower bound; by provider they are exact.
+
+Referrals (:func:`referral_events`): one row per month × county × service × provider × source ×
+event × reason with a count. RECEIVED counts referrals by receipt date; SENT counts assignments
+sent (``sent_on``); ACCEPTED and DECLINED count provider answers (``answered_on``; declines with the
+provider's reason code); UNPLACED counts referrals by the reason the matcher gave, in the month
+that reason was first recorded in the period. :func:`referral_summary` pivots it for any grouping.
+
+Timeliness (:func:`timeliness`, 7003 VI.C.3): the send clock (referred to a provider within 10
+business days of receipt; grouped by receipt month and the first provider sent to) and the answer
+clock (the provider accepts or declines within 2 business days of being sent; grouped by the
+month sent and the provider asked). A clock is *decided* when done, or when its due date passed
+without it being done (late); a clock still inside its time is *pending*. A referral discontinued
+before its due date, or an assignment withdrawn before its due date, never started a decided clock
+and is left out. Medians and 90th percentiles are business days over clocks that were done.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, selectinload
+
+from capacity.ledger import capacity_state
+from capacity.models import Contract
+from csmatch.calendar import HolidayCalendar, default_calendar
+from placement.models import ACTIVE_ASSIGNMENT_STATUSES, Assignment, AssignmentStatus, UnplacedReferral
+from referrals.clocks import ANSWER_CLOCK, SEND_CLOCK
+from referrals.models import Member, Referral, ReferralStatus, ReferralStatusChange
+from reports.common import Period, business_days, day_of, due_dates, month_of, period_bounds
+
+__all__ = [
+    "EVENTS",
+    "REFERRAL_COLUMNS",
+    "TIMELINESS_COLUMNS",
+    "TIMELINESS_DIMENSIONS",
+    "UTILIZATION_COLUMNS",
+    "answer_clocks",
+    "referral_events",
+    "referral_summary",
+    "send_clocks",
+    "timeliness",
+    "utilization",
+]
+
+EVENTS = ("RECEIVED", "SENT", "ACCEPTED", "DECLINED", "UNPLACED")
+REFERRAL_COLUMNS = ("month", "county", "service", "provider", "source", "event", "reason", "count")
+UTILIZATION_COLUMNS = ("month", "snapshot_date", "service", "county", "provider", "contracts", "contracted_capacity",
+                       "units_committed", "units_accepted", "members_served", "utilization_pct")
+TIMELINESS_DIMENSIONS = ("all", "month", "county", "service", "provider")
+TIMELINESS_COLUMNS = (
+    "period", "as_of", "dimension", "group",
+    "send_decided", "send_on_time", "send_late", "send_pending", "send_on_time_share", "send_median_days",
+    "send_p90_days",
+    "answer_decided", "answer_on_time", "answer_late", "answer_pending", "answer_on_time_share",
+    "answer_median_days", "answer_p90_days",
+)
+_ACCEPTED = (AssignmentStatus.ACCEPTED, AssignmentStatus.ENDED)
+
+
+# --- utilization ---------------------------------------------------------------------------------
+
+def _months_cte(period: Period) -> sa.CTE:
+    rows = [(label, first, last) for label, first, last in period.months()]
+    values = sa.values(sa.column("month", sa.String), sa.column("first_day", sa.Date), sa.column("last_day", sa.Date),
+                       name="months").data(rows)
+    return values.cte("months")
+
+
+def _held_units(session: Session, period: Period, by: str) -> pd.DataFrame:
+    """Units held and members served per month × service × county/provider, one GROUP BY."""
+    dialect = session.get_bind().dialect.name
+    months = _months_cte(period)
+    a = Assignment
+    start = day_of(a.created_at, dialect)
+    end = sa.case(
+        (a.status.in_(ACTIVE_ASSIGNMENT_STATUSES), sa.null()),
+        (a.ended_at.is_not(None), day_of(a.ended_at, dialect)),
+        (sa.and_(a.status == AssignmentStatus.DECLINED, a.answered_on.is_not(None)), a.answered_on),
+        else_=start,
+    )
+    snap = months.c.last_day
+    held = sa.and_(start <= snap, sa.or_(end.is_(None), end > snap))
+    accepted_by = sa.and_(a.status.in_(_ACCEPTED), a.answered_on.is_not(None))
+    served = sa.and_(accepted_by, a.answered_on <= snap, sa.or_(end.is_(None), end > months.c.first_day))
+    key = Member.county if by == "county" else a.provider_id
+    stmt = (
+        sa.select(
+            months.c.month, Contract.service_key, key.label("key"),
+            sa.func.sum(sa.case((held, a.units), else_=0)),
+            sa.func.sum(sa.case((sa.and_(held, accepted_by, a.answered_on <= snap), a.units), else_=0)),
+            sa.func.count(sa.distinct(sa.case((served, Referral.member_id)))),
+        )
+        .select_from(a)
+        .join(Contract, Contract.id == a.contract_id)
+        .join(Referral, Referral.id == a.referral_id)
+        .join(Member, Member.id == Referral.member_id)
+        .join(months, sa.and_(start <= months.c.last_day, sa.or_(end.is_(None), end >= months.c.first_day)))
+        .group_by(months.c.month, Contract.service_key, key)
+    )
+    frame = pd.DataFrame(session.execute(stmt).all(),
+                         columns=["month", "service", "key", "units_committed", "units_accepted", "members_served"])
+    return frame.astype({"units_committed": "int64", "units_accepted": "int64", "members_served": "int64"})
+
+
+def _capacity(session: Session, period: Period, by: str) -> pd.DataFrame:
+    """Contracted capacity in force on each month's snapshot day, per service × county/provider."""
+    contracts = session.scalars(
+        sa.select(Contract)
+        .where(Contract.effective_start <= period.end,
+               sa.or_(Contract.effective_end.is_(None), Contract.effective_end >= period.start))
+        .options(selectinload(Contract.counties), selectinload(Contract.reports))
+    ).all()
+    totals: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for label, _first, last in period.months():
+        for contract in contracts:
+            if not contract.is_effective(last):
+                continue
+            capacity = capacity_state(contract.contracted_capacity, contract.reports, last).capacity
+            keys = contract.county_names if by == "county" else [contract.provider_id]
+            for key in keys:
+                cell = totals[(label, contract.service_key, key)]
+                cell[0] += 1
+                cell[1] += capacity
+    rows = [(m, s, k, n, cap) for (m, s, k), (n, cap) in totals.items()]
+    return pd.DataFrame(rows, columns=["month", "service", "key", "contracts", "contracted_capacity"])
+
+
+def utilization(session: Session, period: Period, *, by: str = "county") -> pd.DataFrame:
+    """Return utilization per month × service × ``by`` (``county`` or ``provider``) (7003 VI.I.1.a.1.a).
+
+    Columns: :data:`UTILIZATION_COLUMNS` (``provider`` empty by county, ``county`` empty by provider).
+
+    :raise ValueError: for another ``by``.
+    """
+    if by not in ("county", "provider"):
+        raise ValueError(f"by must be 'county' or 'provider', not {by!r}")
+    held = _held_units(session, period, by)
+    capacity = _capacity(session, period, by)
+    frame = capacity.merge(held, on=["month", "service", "key"], how="outer")
+    counts = ["contracts", "contracted_capacity", "units_committed", "units_accepted", "members_served"]
+    frame[counts] = frame[counts].fillna(0).astype("int64")
+    frame["utilization_pct"] = (100.0 * frame["units_committed"]
+                                / frame["contracted_capacity"].where(frame["contracted_capacity"] > 0)).astype(float)
+    snapshot = {label: last for label, _first, last in period.months()}
+    frame["snapshot_date"] = frame["month"].map(snapshot)
+    frame["county"] = frame["key"] if by == "county" else ""
+    frame["provider"] = frame["key"] if by == "provider" else ""
+    frame = frame.sort_values(["month", "service", "key"], kind="stable").reset_index(drop=True)
+    return frame.reindex(columns=list(UTILIZATION_COLUMNS))
+
+
+# --- referrals -----------------------------------------------------------------------------------
+
+def _event_query(dialect: str, event: str, period: Period) -> sa.Select[*tuple[Any, ...]]:
+    """One GROUP BY per event kind, all with the columns of :data:`REFERRAL_COLUMNS`."""
+    r, a = Referral, Assignment
+    blank = sa.literal("")
+    if event == "RECEIVED":
+        return (
+            sa.select(month_of(r.received_date, dialect).label("month"), Member.county, r.service_key,
+                      blank.label("provider"), r.source, blank.label("reason"))
+            .select_from(r)
+            .join(Member, Member.id == r.member_id)
+            .where(r.received_date.between(period.start, period.end))
+        )
+    if event == "UNPLACED":
+        lo, hi = period_bounds(period)
+        u = UnplacedReferral
+        first = (
+            sa.select(u.referral_id, u.reason, sa.func.min(u.created_at).label("first_at"))
+            .where(u.created_at >= lo, u.created_at < hi)
+            .group_by(u.referral_id, u.reason)
+            .subquery("first_unplaced")
+        )
+        return (
+            sa.select(month_of(day_of(first.c.first_at, dialect), dialect).label("month"), Member.county,
+                      r.service_key, blank.label("provider"), r.source, first.c.reason.label("reason"))
+            .select_from(first)
+            .join(r, r.id == first.c.referral_id)
+            .join(Member, Member.id == r.member_id)
+        )
+    where: sa.ColumnElement[bool]
+    reason_col: sa.ColumnElement[str]
+    if event == "SENT":
+        day, where, reason_col = a.sent_on, a.sent_on.between(period.start, period.end), blank
+    elif event == "ACCEPTED":
+        day = a.answered_on
+        where = sa.and_(a.answered_on.between(period.start, period.end), a.status != AssignmentStatus.DECLINED)
+        reason_col = blank
+    else:
+        day = a.answered_on
+        where = sa.and_(a.answered_on.between(period.start, period.end), a.status == AssignmentStatus.DECLINED)
+        reason_col = sa.func.coalesce(a.decline_reason, "")
+    return (
+        sa.select(month_of(day, dialect).label("month"), Member.county, r.service_key,
+                  a.provider_id.label("provider"), r.source, reason_col.label("reason"))
+        .select_from(a)
+        .join(r, r.id == a.referral_id)
+        .join(Member, Member.id == r.member_id)
+        .where(where)
+    )
+
+
+def referral_events(session: Session, period: Period) -> pd.DataFrame:
+    """Return the referral report of ``period`` as tidy counts (7003 VI.I.1.a.1.c): five GROUP BYs.
+
+    Columns: :data:`REFERRAL_COLUMNS`; ``provider`` is empty for RECEIVED and UNPLACED, ``reason``
+    for RECEIVED, SENT and ACCEPTED.
+    """
+    dialect = session.get_bind().dialect.name
+    frames = []
+    for event in EVENTS:
+        rows = _event_query(dialect, event, period).subquery("events")
+        keys = [rows.c.month, rows.c.county, rows.c.service_key, rows.c.provider, rows.c.source, rows.c.reason]
+        stmt = sa.select(*keys, sa.func.count()).group_by(*keys)
+        frame = pd.DataFrame(session.execute(stmt).all(),
+                             columns=["month", "county", "service", "provider", "source", "reason", "count"])
+        frames.append(frame.assign(event=event))
+    result = pd.concat(frames, ignore_index=True)
+    result["source"] = result["source"].map(str)
+    result["count"] = result["count"].astype("int64")
+    order = {e: i for i, e in enumerate(EVENTS)}
+    result = result.sort_values(["month", "event", "county", "service", "provider", "source", "reason"],
+                                key=lambda s: s.map(order) if s.name == "event" else s, kind="stable")
+    return result.reindex(columns=list(REFERRAL_COLUMNS)).reset_index(drop=True)
+
+
+def referral_summary(events: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """Pivot :func:`referral_events` to one row per group of ``by`` and one column per event.
+
+    Declines and unplaced referrals are also split by reason, in columns ``DECLINED:<reason>`` and
+    ``UNPLACED:<reason>``. ``by`` may be empty for plan-wide totals.
+    """
+    by = list(by)
+    keyed = events.assign(_all="all")
+    keys = by or ["_all"]
+    totals = keyed.pivot_table(index=keys, columns="event", values="count", aggfunc="sum", fill_value=0)
+    totals = totals.reindex(columns=list(EVENTS), fill_value=0)
+    split = keyed[keyed["event"].isin(["DECLINED", "UNPLACED"])]
+    if not split.empty:
+        detail = split.assign(column=split["event"] + ":" + split["reason"]).pivot_table(
+            index=keys, columns="column", values="count", aggfunc="sum", fill_value=0)
+        totals = totals.join(detail, how="left").fillna(0)
+    totals = totals.astype("int64").reset_index()
+    totals.columns.name = None
+    return totals.drop(columns=["_all"]) if not by else totals
+
+
+# --- timeliness ----------------------------------------------------------------------------------
+
+def send_clocks(session: Session, period: Period, *, as_of: dt.date,
+                calendar: HolidayCalendar | None = None) -> pd.DataFrame:
+    """The send clock (7003 VI.C.3) of each referral received in ``period``, on ``as_of``.
+
+    Columns: referral_id, month, county, service, provider (first sent to, or "(not sent)"),
+    received_date, sent_on, due, days, state (on_time, late, pending or excluded).
+    """
+    calendar = calendar or default_calendar()
+    h = ReferralStatusChange
+    ids = sa.select(Referral.id).where(Referral.received_date.between(period.start, period.end))
+    history = (
+        sa.select(
+            h.referral_id,
+            sa.func.min(sa.case((h.to_status == ReferralStatus.SENT, h.on_date))).label("sent_on"),
+            sa.func.min(sa.case((h.to_status == ReferralStatus.DISCONTINUED, h.on_date))).label("discontinued_on"),
+        )
+        .where(h.from_status.is_distinct_from(h.to_status), h.referral_id.in_(ids))
+        .group_by(h.referral_id)
+        .subquery("history")
+    )
+    ranked = (
+        sa.select(Assignment.referral_id, Assignment.provider_id, Assignment.sent_on,
+                  sa.func.row_number().over(partition_by=Assignment.referral_id,
+                                            order_by=(Assignment.sent_on, Assignment.id)).label("rn"))
+        .where(Assignment.sent_on.is_not(None), Assignment.referral_id.in_(ids))
+        .subquery("ranked")
+    )
+    first = sa.select(ranked).where(ranked.c.rn == 1).subquery("first_sent")
+    stmt = (
+        sa.select(Referral.id, Referral.received_date, Member.county, Referral.service_key, first.c.provider_id,
+                  first.c.sent_on, history.c.sent_on, history.c.discontinued_on)
+        .join(Member, Member.id == Referral.member_id)
+        .outerjoin(first, first.c.referral_id == Referral.id)
+        .outerjoin(history, history.c.referral_id == Referral.id)
+        .where(Referral.received_date.between(period.start, period.end))
+    )
+    raw = pd.DataFrame(session.execute(stmt).all(),
+                       columns=["referral_id", "received_date", "county", "service", "provider", "assignment_sent_on",
+                                "history_sent_on", "discontinued_on"])
+    # the earlier of the two records of the first sending
+    both = [pd.to_datetime(raw[c]) for c in ("assignment_sent_on", "history_sent_on")]
+    first_sent = pd.concat(both, axis=1).min(axis=1)
+    frame = raw[["referral_id", "received_date", "county", "service"]].copy()
+    frame["month"] = pd.to_datetime(frame["received_date"]).dt.strftime("%Y-%m")
+    frame["provider"] = raw["provider"].where(raw["provider"].notna(), "(not sent)")
+    frame["sent_on"] = pd.Series(first_sent.dt.date, index=raw.index, dtype=object).where(first_sent.notna(), None)
+    frame["due"] = due_dates(frame, "received_date", SEND_CLOCK, calendar)
+    frame["days"] = business_days(frame, "received_date", "sent_on", calendar)
+    stopped = raw["discontinued_on"]
+    frame["state"] = _states(frame["sent_on"], frame["days"], frame["due"], stopped, as_of, SEND_CLOCK)
+    return frame
+
+
+def answer_clocks(session: Session, period: Period, *, as_of: dt.date,
+                  calendar: HolidayCalendar | None = None) -> pd.DataFrame:
+    """The answer clock (7003 VI.C.3.a-c) of each assignment sent in ``period``, on ``as_of``.
+
+    Columns: assignment_id, month (sent), county, service, provider, sent_on, answered_on, due,
+    days, state.
+    """
+    calendar = calendar or default_calendar()
+    a = Assignment
+    stmt = (
+        sa.select(a.id, a.sent_on, Member.county, Referral.service_key, a.provider_id, a.answered_on, a.status,
+                  a.ended_at)
+        .join(Referral, Referral.id == a.referral_id)
+        .join(Member, Member.id == Referral.member_id)
+        .where(a.sent_on.between(period.start, period.end))
+    )
+    raw = pd.DataFrame(session.execute(stmt).all(),
+                       columns=["assignment_id", "sent_on", "county", "service", "provider", "answered_on", "status",
+                                "ended_at"])
+    frame = raw[["assignment_id", "sent_on", "county", "service", "provider", "answered_on"]].copy()
+    frame["month"] = pd.to_datetime(frame["sent_on"]).dt.strftime("%Y-%m")
+    frame["due"] = due_dates(frame, "sent_on", ANSWER_CLOCK, calendar)
+    frame["days"] = business_days(frame, "sent_on", "answered_on", calendar)
+    # an assignment withdrawn or superseded unanswered stopped its clock the day it ended
+    still_sent = raw["status"].map(str) == AssignmentStatus.SENT.value
+    ended = raw["ended_at"].map(lambda t: t.date() if isinstance(t, dt.datetime) else None)
+    stopped = ended.where(~still_sent, None)
+    frame["state"] = _states(frame["answered_on"], frame["days"], frame["due"], stopped, as_of, ANSWER_CLOCK)
+    return frame
+
+
+def _states(done_on: pd.Series, days: pd.Series, due: pd.Series, stopped_on: pd.Series, as_of: dt.date,
+            limit: int) -> pd.Series:
+    """on_time / late / pending / excluded per clock (see the module docstring)."""
+    states = []
+    for done, n, due_day, stopped in zip(done_on, days, due, stopped_on, strict=True):
+        if isinstance(done, dt.date) and not pd.isna(n):
+            states.append("on_time" if n <= limit else "late")
+        elif isinstance(stopped, dt.date):
+            states.append("late" if stopped > due_day else "excluded")
+        elif due_day is not None and due_day < as_of:
+            states.append("late")
+        else:
+            states.append("pending")
+    return pd.Series(states, index=done_on.index, dtype=object)
+
+
+def _clock_summary(frame: pd.DataFrame, key: str | None, prefix: str) -> pd.DataFrame:
+    data = frame.assign(_all="all", _days=frame["days"].astype("float64"))
+    keys = key or "_all"
+    grouped = data.groupby(keys, sort=True)
+    counts = pd.crosstab(data[keys], data["state"]).reindex(columns=["on_time", "late", "pending"], fill_value=0)
+    table = pd.DataFrame(index=counts.index)
+    table[f"{prefix}_decided"] = counts["on_time"] + counts["late"]
+    table[f"{prefix}_on_time"] = counts["on_time"]
+    table[f"{prefix}_late"] = counts["late"]
+    table[f"{prefix}_pending"] = counts["pending"]
+    decided = table[f"{prefix}_decided"]
+    table[f"{prefix}_on_time_share"] = (table[f"{prefix}_on_time"] / decided.where(decided > 0)).astype(float)
+    table[f"{prefix}_median_days"] = grouped["_days"].quantile(0.5)
+    table[f"{prefix}_p90_days"] = grouped["_days"].quantile(0.9)
+    table.index.name = "group"
+    return table
+
+
+def timeliness(
+    session: Session,
+    period: Period,
+    *,
+    as_of: dt.date | None = None,
+    dimensions: Sequence[str] = TIMELINESS_DIMENSIONS,
+    calendar: HolidayCalendar | None = None,
+) -> pd.DataFrame:
+    """Return send and answer timeliness per dimension value (7003 VI.C.3; VI.I.1.a.1): two queries.
+
+    ``as_of`` (default today) decides which clocks are late and which still pending. Columns:
+    :data:`TIMELINESS_COLUMNS`; ``dimension`` ``all`` is the plan-wide row.
+
+    :raise ValueError: for an unknown dimension.
+    :raise csmatch.calendar.CalendarRangeError: for a date in a year without holiday data.
+    """
+    unknown = [d for d in dimensions if d not in TIMELINESS_DIMENSIONS]
+    if unknown:
+        raise ValueError(f"unknown dimension(s) {unknown!r}; choose from {', '.join(TIMELINESS_DIMENSIONS)}")
+    as_of = as_of or dt.date.today()
+    calendar = calendar or default_calendar()
+    send = send_clocks(session, period, as_of=as_of, calendar=calendar)
+    answer = answer_clocks(session, period, as_of=as_of, calendar=calendar)
+    tables = []
+    for dimension in dimensions:
+        key = None if dimension == "all" else dimension
+        table = _clock_summary(send, key, "send").join(_clock_summary(answer, key, "answer"), how="outer")
+        tables.append(table.reset_index().assign(dimension=dimension))
+    result = pd.concat(tables, ignore_index=True)
+    counts = [c for c in TIMELINESS_COLUMNS if c.endswith(("_decided", "_on_time", "_late", "_pending"))]
+    result[counts] = result[counts].fillna(0).astype("int64")
+    result["period"] = period.label
+    result["as_of"] = as_of
+    return result.reindex(columns=list(TIMELINESS_COLUMNS))
+
