@@ -65,9 +65,13 @@ def _neighbours() -> dict[str, list[str]]:
 
 
 def generate(referrals: int, *, seed: int = 42, weighted: bool = False, sites: int | None = None) -> MatchData:
-    """Return a synthetic plan of ``referrals`` open referrals and about referrals/50 sites."""
+    """Return a synthetic plan of ``referrals`` open referrals and about referrals/50 sites.
+
+    The network never drops below 200 sites (a plan has providers even when few referrals are
+    open) nor grows beyond 2,500 (the plan's whole network).
+    """
     rng = random.Random(seed)
-    n_sites = sites if sites is not None else max(40, referrals // 50)
+    n_sites = sites if sites is not None else min(max(200, referrals // 50), 2_500)
     names = list(COUNTIES)
     weights = [COUNTIES[c][2] for c in names]
     neighbours = _neighbours()

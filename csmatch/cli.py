@@ -28,6 +28,7 @@ AREA_CLI_MODULES = [
     "csmatch.demo",
     "capacity.cli",
     "referrals.cli",
+    "reports.cli",
 ]
 
 

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from exchange.roster import RosterImportError, load_roster, validate_roster
 from fixtures.cli import fixtures_group
 
 if TYPE_CHECKING:  # csmatch.cli imports this module while registering area commands
@@ -32,6 +31,8 @@ def load_command(obj: CliContext, directory: Path, check: bool, actor: str) -> N
     All or nothing: any bad row rejects the whole load, every problem is listed as
     file:line: column: message, and the exit status is 1.
     """
+    from exchange.roster import RosterImportError, load_roster, validate_roster  # pandas: only when used
+
     try:
         with obj.session() as session:
             if check:

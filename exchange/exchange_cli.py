@@ -8,6 +8,7 @@ disclosure in the audit log.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import os
 from pathlib import Path
@@ -81,7 +82,8 @@ def asf_command(
                               file_date=_day(file_date), actor=actor)
     except AsfExportError as exc:
         raise click.BadParameter(str(exc), param_hint=[_OPTION_FOR_FIELD.get(exc.field, exc.field)]) from None
-    rows = sum(1 for _ in path.open(encoding="utf-8")) - 1
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = sum(1 for _ in csv.DictReader(handle))
     click.echo(f"Wrote {path} ({rows} members).")
 
 
@@ -119,8 +121,8 @@ def _echo_summary(summary: RtfSummary) -> None:
     )
     if not summary.changed:
         click.echo("Nothing changed (the file was already applied).")
-    for contract_id in summary.resolve_needed:
-        click.echo(f"Re-solve needed: contract {contract_id} reported less capacity.")
+    for contract_id in summary.re_solved:
+        click.echo(f"Re-solved at once: contract {contract_id}'s capacity changed.")
     for note in summary.reported_changes:
         click.echo(f"  reported, not applied (members come from the roster): {note}")
     for warning in summary.warnings:

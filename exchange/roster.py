@@ -379,7 +379,6 @@ class _Checker:
         self.warnings: list[RosterError] = []
         empty = Table("", [], ())
         self.providers = self._keys(tables.get("providers.csv", empty), "provider_id")
-        self.sites = self._keys(tables.get("sites.csv", empty), "site_id")
         self.members = self._keys(tables.get("members.csv", empty), "cin")
         self.cin_of_member = {member_id: cin for cin, member_id in existing.member_ids.items()}
         # A site's provider, as the files leave it (file rows win over the database).
@@ -416,8 +415,11 @@ class _Checker:
         return False
 
     def known_service(self, table: Table, row: dict[str, Any], column: str, service: str | None) -> bool:
-        if service is None or service in self.catalog:
-            return service is not None
+        """Whether ``service`` is in the catalogue; an unknown one is reported (a missing one already was)."""
+        if service is None:
+            return False
+        if service in self.catalog:
+            return True
         self.error(table, row, column, f"unknown service {service!r}; expected one of {', '.join(self.catalog)}")
         return False
 
@@ -779,6 +781,8 @@ class _Writer:
             record = {"member_id": member_id, "race_ethnicity": demographics[0], "sex": demographics[1]}
             if before is None:
                 new_demographics.append(record)
+                if row["cin"] in old:
+                    changed_cins.add(row["cin"])
             elif before != demographics:
                 changed_demographics.append(record)
                 changed_cins.add(row["cin"])

@@ -28,17 +28,18 @@ Applying a row:
 * ``outreach_attempts`` is the provider's running count: the attempts beyond those recorded are
   recorded (:func:`referrals.lifecycle.record_outreach_attempt`) on ``last_outreach_date``.
 * ``members_able_to_serve``, when it differs from the contract's capacity in force, becomes a
-  ``NEW_CAPACITY`` report (:func:`capacity.services.record_capacity_report`, 7003 VI.E.6), only for
-  services whose capacity counts members (caseload slots, beds, seats, members per month); a
-  smaller number is reported back as "re-solve needed", as the capacity CLI does.
+  ``NEW_CAPACITY`` report (7003 VI.E.6), only for services whose capacity counts members (caseload
+  slots, beds, seats, members per month). Like ``csmatch capacity report`` it goes through
+  :func:`placement.services.report_capacity`, which re-solves the contract's referrals at once when
+  the open units change.
 
 Rows whose status is already applied (an accepted authorization accepted again, a discontinued
 referral closed again) change nothing, so importing the same file twice changes nothing the second
 time. Each import records one audit event naming the file and its SHA-256.
 
 Order of application: acceptances, closures and outreach notes first, capacity figures next,
-declines last (``AT_CAPACITY`` ones at the very end), so a re-solve triggered by a decline never
-moves a referral the same file accepted.
+declines last (``AT_CAPACITY`` ones at the very end), so a re-solve triggered by a capacity figure
+or a decline never moves a referral the same file accepted.
 """
 
 from __future__ import annotations
@@ -56,7 +57,6 @@ from sqlalchemy.orm import Session, selectinload
 
 from capacity.ledger import effective_capacity
 from capacity.models import CapacityReportKind, Contract
-from capacity.services import record_capacity_report
 from csmatch.catalog import CapacityUnit, load_service_catalog
 from csmatch.db import utcnow
 from csmatch.models import ServiceCode, record_audit
@@ -76,7 +76,7 @@ from exchange.parsing import (
     read_table,
 )
 from placement.models import Assignment, AssignmentStatus
-from placement.services import accept_assignment, decline_assignment
+from placement.services import accept_assignment, decline_assignment, report_capacity
 from providers.models import Provider
 from referrals.lifecycle import (
     MIN_OUTREACH_ATTEMPTS,
@@ -279,7 +279,7 @@ class RtfSummary:
     unchanged: int = 0
     outreach_attempts: int = 0
     capacity_reports: list[int] = field(default_factory=list)
-    resolve_needed: list[str] = field(default_factory=list)
+    re_solved: list[str] = field(default_factory=list)
     reported_changes: list[str] = field(default_factory=list)
     warnings: list[RosterError] = field(default_factory=list)
 
@@ -683,13 +683,13 @@ def _apply(
             else:
                 summary.unchanged += 1
     for figure in plan.capacity:
-        recorded = record_capacity_report(
+        outcome = report_capacity(
             session, figure.contract_id, CapacityReportKind.NEW_CAPACITY, figure.change_date, today, actor,
             new_capacity=figure.value, note=f"members_able_to_serve in CS-RTF {plan.file} line {figure.line}",
         )
-        summary.capacity_reports.append(recorded.report.id)
-        if recorded.resolve_needed:
-            summary.resolve_needed.append(figure.contract_id)
+        summary.capacity_reports.append(outcome.recorded.report.id)
+        if outcome.resolve is not None:
+            summary.re_solved.append(figure.contract_id)
     for action in declines:
         assignment = session.get(Assignment, action.assignment_id)
         assert assignment is not None and action.decline_reason is not None
@@ -733,7 +733,7 @@ def import_rtf(
                 "accepted": summary.accepted, "declined": summary.declined, "closed": summary.closed,
                 "pending": summary.pending, "unchanged": summary.unchanged,
                 "outreach_attempts": summary.outreach_attempts, "capacity_reports": summary.capacity_reports,
-                "resolve_needed": summary.resolve_needed, "warnings": [str(w) for w in summary.warnings],
+                "re_solved": summary.re_solved, "warnings": [str(w) for w in summary.warnings],
             },
         )
     return summary

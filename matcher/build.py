@@ -7,6 +7,7 @@ Pools: each site is a leaf pool, each contract its parent; a site that reported 
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from matcher.data import MatchData
 from matcher.distance import haversine_miles
@@ -41,8 +42,8 @@ def capacity_limits(t: Tables) -> tuple[IntArray, IntArray]:
     return site_capacity, contract_capacity
 
 
-def _terms(t: Tables, pairs: Pairs) -> IntArray:
-    terms = np.empty((len(pairs), len(TIERS)), dtype=np.int64)
+def _terms(t: Tables, pairs: Pairs) -> npt.NDArray[np.int32]:
+    terms = np.empty((len(pairs), len(TIERS)), dtype=np.int32)
     for column, tier in enumerate(TIERS):
         terms[:, column] = SOFT_TERMS[tier](t, pairs)
     return terms
@@ -110,7 +111,7 @@ def build_problem(data: MatchData) -> Problem:
         arc_referral=arcs.referral,
         arc_site=arcs.site,
         arc_units=np.array([r.units for r in t.referrals], dtype=np.int64)[arcs.referral],
-        arc_cost=terms @ weights,
+        arc_cost=terms.astype(np.int64) @ weights,
         arc_terms=terms,
         arc_miles=arcs.miles,
         preference_referral=pref_referral,

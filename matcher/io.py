@@ -95,7 +95,7 @@ def problem_from_dict(document: Mapping[str, Any]) -> Problem:
             raise ProblemError(f"{kind} {record!r} has negative capacity {value!r}")
         return NO_LIMIT if value is None else int(value)
 
-    arc_terms = np.zeros((len(arcs), len(TIERS)), dtype=np.int64)
+    arc_terms = np.zeros((len(arcs), len(TIERS)), dtype=np.int32)
     for i, a in enumerate(arcs):
         terms = _get(a, "terms", "arc", None, types=(dict, list))
         if isinstance(terms, dict):

@@ -66,7 +66,7 @@ class Problem:
     arc_site: IntArray
     arc_units: IntArray
     arc_cost: IntArray
-    arc_terms: IntArray
+    arc_terms: npt.NDArray[np.int32]
     arc_miles: FloatArray
     preference_referral: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
     preference_provider: tuple[str, ...] = ()
@@ -81,7 +81,7 @@ class Problem:
         object.__setattr__(self, "referral_locked", np.asarray(self.referral_locked, dtype=bool))
         object.__setattr__(self, "site_reported_full", np.asarray(self.site_reported_full, dtype=bool))
         object.__setattr__(self, "arc_miles", np.asarray(self.arc_miles, dtype=np.float64))
-        terms = _ints(self.arc_terms)
+        terms = np.ascontiguousarray(self.arc_terms, dtype=np.int32)  # small terms: a third of the memory
         if terms.size == 0:
             terms = terms.reshape(len(self.arc_referral), len(TIERS))
         object.__setattr__(self, "arc_terms", terms)

@@ -90,8 +90,7 @@ class Solution:
     """The plan and its run figures.
 
     ``objective`` is the sum of placed arcs' costs and unplaced referrals' penalties; the solver
-    first maximises ``placed`` (a per-component placement constant, never part of these figures),
-    then minimises ``objective``. ``bound`` is a proven lower bound on ``objective`` at that
+    first maximises ``placed``, then minimises ``objective``. ``bound`` is a proven lower bound on ``objective`` at that
     number placed, ``gap = (objective - bound) / objective``; both equal ``objective`` and 0 when
     ``status`` is OPTIMAL. ``placed_bound`` is the most members any plan could place: equal to
     ``placed`` unless a CP-SAT part ran out of time before proving its count.

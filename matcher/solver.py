@@ -2,16 +2,14 @@
 
 1. Accepted (locked) referrals keep their site; their units come off the pools first.
 2. Arcs into pools without room for them are set aside (they still explain "full").
-3. The eligibility graph is split into connected components (networkx) and each is solved alone:
-   * every arc of the component uses the same ``u`` units: a min-cost flow (OR-Tools
-     ``SimpleMinCostFlow``; capacities divided by ``u``), which is the exact optimum;
-   * otherwise a generalized assignment problem (NP-hard): CP-SAT under a time limit, first the
-     most members placed, then the least cost at that count, with the best bound and gap.
+3. The eligibility graph is split into connected components (networkx, on a graph reduced to one
+   node per pool) and each is solved on its own:
+   * every arc of the component uses the same ``u`` units: a min-cost flow over referral
+     classes (:mod:`matcher.flow`), the exact optimum: most placed, then least cost;
+   * otherwise a generalized assignment problem (NP-hard): CP-SAT over referral classes
+     (:mod:`matcher.assign`) under the time limit, with its bound and gap.
 4. Large flow parts go to worker processes (``workers``); ``workers=1`` stays in process.
-
-An unplaced referral costs its penalty plus a placement constant
-(:func:`matcher.weights.placement_constant`) larger than any sum of everything else in its
-component, so the number placed is maximal.
+5. :func:`matcher.explain.explain` turns the chosen arcs into an explained Solution.
 """
 
 from __future__ import annotations

@@ -296,7 +296,10 @@ def _write(
                  details={"trigger": str(trigger), "trigger_ref": trigger_ref, "scope": scope.describe(),
                           "summary": summary})
     session.flush()
-    session.expire_all()
+    # The bulk UPDATEs bypassed the identity map: expire what they may have changed, nothing else.
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, (Assignment, Referral, UnplacedReferral)):
+            session.expire(obj)
 
 
 def _chunks(items: list[str], size: int = 5000) -> list[list[str]]:

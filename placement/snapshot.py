@@ -146,12 +146,17 @@ def load_snapshot(
     held_site: dict[tuple[str, str], int] = defaultdict(int)
     current: dict[str, Assignment] = {}
     active = session.scalars(sa.select(Assignment).where(Assignment.status.in_(ACTIVE_ASSIGNMENT_STATUSES)))
+    locked: set[str] = set()
     for a in active:
         if a.referral_id in in_scope and a.status is not AssignmentStatus.ACCEPTED:
             current[a.referral_id] = a
             continue
+        if a.status is AssignmentStatus.ACCEPTED:
+            locked.add(a.referral_id)
         held_contract[a.contract_id] += a.units
         held_site[(a.contract_id, a.site_id)] += a.units
+    # An accepted referral is never moved by a re-solve, whatever its status says.
+    rows = [(r, m) for r, m in rows if r.id not in locked]
 
     providers = {p.id: p for p in session.scalars(sa.select(Provider).where(Provider.active))}
     sites = {s.id: s for s in session.scalars(sa.select(ProviderSite))}

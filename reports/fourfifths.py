@@ -68,7 +68,7 @@ class FourFifthsResult:
     The table is ``dimension`` (e.g. race_ethnicity) plan-wide, or within ``stratum`` of
     ``stratum_by`` (e.g. within county Humboldt); both are empty for a plain table.
 
-    ``ratio`` is ``rate / best_rate`` (None when the best rate is 0 or the group is empty);
+    ``ratio`` is ``rate / best_rate`` (None when the best rate is 0);
     ``test`` is :data:`FISHER` or :data:`CHI_SQUARE` (None when no test was run: the best group
     itself, an empty group, or one below the minimum size); ``note`` says why it is or is not flagged.
     """
@@ -80,11 +80,11 @@ class FourFifthsResult:
     group: str
     n: int
     successes: int
-    rate: float | None
+    rate: float
     best_group: str
     best_n: int
     best_successes: int
-    best_rate: float | None
+    best_rate: float
     ratio: float | None
     test: str | None
     p_value: float | None
@@ -119,7 +119,7 @@ def compare_two(a: GroupCount, b: GroupCount) -> tuple[str, float]:
 
 def _best(groups: list[GroupCount], min_group_size: int) -> GroupCount | None:
     """The group with the highest rate among those large enough; ties go to the larger group, then the name."""
-    eligible = [g for g in groups if g.n >= max(min_group_size, 1)]
+    eligible = [g for g in groups if g.n >= min_group_size]
     if not eligible:
         return None
     return min(eligible, key=lambda g: (-Fraction(g.successes, g.n), -g.n, g.group))
@@ -137,8 +137,9 @@ def four_fifths(
 ) -> list[FourFifthsResult]:
     """Compare every group with the best one; flag a group whose rate is below 4/5 of it, significantly.
 
-    Groups smaller than ``min_group_size`` are reported but never flagged and never the best group.
-    Returns one result per group, in the order given; an empty list when no group is large enough.
+    Groups smaller than ``min_group_size`` are reported but never flagged and never the best group;
+    groups with ``n == 0`` have no rate and are left out. Returns one result per group, in the order
+    given; an empty list when no group is large enough.
 
     Examples
     --------
@@ -147,21 +148,21 @@ def four_fifths(
     >>> [(r.group, r.ratio, r.flagged) for r in rows]
     [('A', 1.0, False), ('B', 0.3333333333333333, True), ('C', 0.8, False)]
     """
-    groups = list(groups)
+    groups = [g for g in groups if g.n > 0]
     best = _best(groups, min_group_size)
     if best is None:
         return []
     results = []
     for g in groups:
         ratio: Fraction | None = None
-        if g.n and best.successes:
+        if best.successes:
             ratio = Fraction(g.successes, g.n) / Fraction(best.successes, best.n)
         test: str | None = None
         p: float | None = None
         flagged = False
         if g is best:
             note = "best group"
-        elif g.n < max(min_group_size, 1):
+        elif g.n < min_group_size:
             note = f"not tested: n={g.n} is below the minimum group size {min_group_size}"
         elif ratio is None:
             note = "no rate to compare (the best group's rate is 0)"
@@ -176,8 +177,8 @@ def four_fifths(
                 note = f"below four fifths of the best rate, significant (p < {alpha})"
         results.append(FourFifthsResult(
             dimension=dimension, stratum_by=stratum_by, stratum=stratum, measure=measure, group=g.group, n=g.n,
-            successes=g.successes, rate=g.rate, best_group=best.group, best_n=best.n,
-            best_successes=best.successes, best_rate=best.rate,
+            successes=g.successes, rate=g.successes / g.n, best_group=best.group, best_n=best.n,
+            best_successes=best.successes, best_rate=best.successes / best.n,
             ratio=float(ratio) if ratio is not None else None, test=test, p_value=p, flagged=flagged, note=note,
         ))
     return results

@@ -19,6 +19,7 @@ Session cookies are HttpOnly, SameSite=Lax, and Secure unless testing or debuggi
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -49,7 +50,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config["SECRET_KEY"]:
         # Without a configured key, sessions last as long as the process: fine for a demo only.
         app.config["SECRET_KEY"] = secrets.token_hex(32)
-    if "SESSION_COOKIE_SECURE" not in (config or {}) and "CSMATCH_SESSION_COOKIE_SECURE" not in _env():
+    if "SESSION_COOKIE_SECURE" not in (config or {}) and "CSMATCH_SESSION_COOKIE_SECURE" not in os.environ:
         app.config["SESSION_COOKIE_SECURE"] = not (app.testing or app.debug)
 
     from web import db, errors, security, templating
@@ -78,8 +79,3 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     return app
 
-
-def _env() -> Mapping[str, str]:
-    import os
-
-    return os.environ

@@ -57,7 +57,8 @@ def test_report_full_records_and_says_a_resolve_is_needed(cli_db: str) -> None:
     assert "Recorded FULL for contract C-CLI (changed 2026-11-20, reported 2026-12-02: late: 6 business days, " \
            "due 2026-12-01)." in output
     assert "committed 2, open 0, reported full." in output
-    assert "Re-solve needed: PROVIDER_REPORTED_FULL." in output
+    # The accepted referral keeps its place: nothing else was at this provider to move.
+    assert "Re-solved at once (run 1): moved 0, newly placed 0, newly unplaced 0, kept 0." in output
     [report] = _reports(cli_db)
     assert (report.reported_by, report.change_date) == ("pr@plan.org", dt.date(2026, 11, 20))
 
@@ -66,7 +67,9 @@ def test_report_new_capacity(cli_db: str) -> None:
     code, output = run(cli_db, "capacity", "report", "--contract", "C-CLI", "--kind", "NEW_CAPACITY",
                        "--change-date", "2026-11-20", "--reported-date", "2026-11-20", "--new-capacity", "8")
     assert code == 0, output
-    assert "Capacity 5 -> 8, committed 2, open 6." in output and "Re-solve" not in output
+    assert "Capacity 5 -> 8, committed 2, open 6." in output
+    # More room is a re-solve too: members left unplaced in its counties may now get in.
+    assert "Re-solved at once (run 1)" in output
 
 
 @pytest.mark.parametrize(

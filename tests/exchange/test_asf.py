@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
 from capacity.models import Contract
+from csmatch import migrate
+from csmatch.db import make_engine
 from csmatch.models import AuditEvent
 from exchange.asf import (
     ASF_COLUMNS,
@@ -38,7 +43,7 @@ def valid_npi(n: int) -> str:
     return first_nine + str(npi_check_digit(first_nine))
 
 
-def provider_with_contract(session: Session, n: int, *, capacity: int = 5, **kw: object) -> tuple[Provider, Contract]:
+def provider_with_contract(session: Session, n: int, *, capacity: int = 5, **kw: Any) -> tuple[Provider, Contract]:
     provider = make_provider(session, id=f"PRV-X{n}", npi=valid_npi(n), tin=f"{940_000_000 + n}",
                              name=f"Eureka Housing Partners {n}", **kw)
     return provider, make_contract(session, provider, capacity=capacity)
@@ -46,11 +51,11 @@ def provider_with_contract(session: Session, n: int, *, capacity: int = 5, **kw:
 
 def placed(
     session: Session, contract: Contract, status: AssignmentStatus, referral_status: ReferralStatus, *,
-    sent_on: dt.date | None = dt.date(2026, 11, 5), answered_on: dt.date | None = None, **member: object,
+    sent_on: dt.date | None = dt.date(2026, 11, 5), answered_on: dt.date | None = None, **member: Any,
 ) -> Assignment:
-    """A member referred for housing navigation and assigned to ``contract``."""
-    referral = make_referral(session, make_member(session, **member), status=referral_status,
-                             received_date=dt.date(2026, 10, 1))
+    """A member referred for the contract's service and assigned to ``contract``."""
+    referral = make_referral(session, make_member(session, **member), service=contract.service_key,
+                             status=referral_status, received_date=dt.date(2026, 10, 1))
     return make_assignment(session, referral, contract, status=status, sent_on=sent_on, answered_on=answered_on)
 
 
@@ -64,6 +69,31 @@ def step(session: Session, referral: Referral, from_status: ReferralStatus, to: 
 def read(path: Path) -> list[dict[str, str]]:
     with open(path, newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
+
+
+def make_cli_db(tmp_path: Path) -> str:
+    """A migrated SQLite file: provider PRV-X41 with two referrals sent and one accepted; PRV-X42 with room."""
+    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    engine = make_engine(url)
+    migrate.upgrade(engine=engine)
+    with Session(engine) as session:
+        _, contract = provider_with_contract(session, 41)
+        provider_with_contract(session, 42)
+        for _ in range(2):
+            placed(session, contract, AssignmentStatus.SENT, ReferralStatus.SENT)
+        placed(session, contract, AssignmentStatus.ACCEPTED, ReferralStatus.ACCEPTED, answered_on=dt.date(2026, 11, 6))
+        session.commit()
+    engine.dispose()
+    return url
+
+
+def run(url: str, *args: str) -> tuple[int, str]:
+    """``csmatch --database-url URL ARGS`` through the top-level group."""
+    from csmatch.cli import main
+
+    result = CliRunner().invoke(main, ["--database-url", url, *args],
+                                env={"CSMATCH_ACTOR": "pr@plan.org", "CSMATCH_PLAN_ID": "PHC"})
+    return result.exit_code, result.output
 
 
 @pytest.fixture
@@ -161,7 +191,8 @@ def test_export_asf_all_writes_one_file_per_provider_with_members(
     db_session: Session, provider_month: dict[str, Assignment], tmp_path: Path,
 ) -> None:
     provider_with_contract(db_session, 3)  # nobody assigned: no file
-    paths = export_asf_all(db_session, PERIOD, tmp_path, file_date=FILE_DATE, actor="pr@plan.org", **PLAN)
+    paths = export_asf_all(db_session, PERIOD, tmp_path, file_date=FILE_DATE, actor="pr@plan.org",
+                           plan_id=PLAN["plan_id"], plan_name=PLAN["plan_name"])
     assert [p.name for p in paths] == [f"CSASF_PHC_{valid_npi(1)}_202611.csv", f"CSASF_PHC_{valid_npi(2)}_202611.csv"]
     assert [len(read(p)) for p in paths] == [4, 1]
     audits = db_session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "exchange.asf_export")).all()
@@ -182,7 +213,7 @@ def test_export_asf_refuses_bad_arguments_naming_them(
     db_session: Session, tmp_path: Path, provider_id: str, period: str, plan_id: str, field: str, message: str,
 ) -> None:
     provider_with_contract(db_session, 1)
-    with pytest.raises(AsfExportError, match=f"^{field}: {message}") as caught:
+    with pytest.raises(AsfExportError, match=f"^{field}: {re.escape(message)}") as caught:
         export_asf(db_session, provider_id, period, tmp_path, plan_id=plan_id, plan_name="Plan", file_date=FILE_DATE)
     assert caught.value.field == field
     assert list(tmp_path.iterdir()) == []
@@ -194,3 +225,30 @@ def test_auth_numbers_read_back_and_periods_have_their_last_day() -> None:
         parse_auth_number("1234")
     assert period_bounds("202612") == (dt.date(2026, 12, 1), dt.date(2026, 12, 31))
     assert period_bounds("202802") == (dt.date(2028, 2, 1), dt.date(2028, 2, 29))
+
+
+def test_cli_asf_writes_one_providers_file(tmp_path: Path) -> None:
+    url = make_cli_db(tmp_path)
+    code, output = run(url, "exchange", "asf", "--provider", "PRV-X41", "--period", "202611",
+                       "--out", str(tmp_path / "out"), "--file-date", "2026-11-25")
+    path = tmp_path / "out" / f"CSASF_PHC_{valid_npi(41)}_202611.csv"
+    assert (code, output.strip()) == (0, f"Wrote {path} (3 members).")
+    assert [r["record_type"] for r in read(path)].count("OUTREACH") == 2
+
+
+def test_cli_asf_all_writes_every_provider_with_members(tmp_path: Path) -> None:
+    url = make_cli_db(tmp_path)
+    code, output = run(url, "exchange", "asf-all", "--period", "202611", "--out", str(tmp_path / "out"))
+    assert code == 0, output
+    assert output.splitlines()[-1] == f"Wrote 1 CS-ASF files into {tmp_path / 'out'}."
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [(["--provider", "PRV-X41", "--period", "2026-11"], "'--period'"),
+     (["--provider", "NOPE", "--period", "202611"], "'--provider'")],
+)
+def test_cli_asf_names_the_bad_option(tmp_path: Path, args: list[str], hint: str) -> None:
+    url = make_cli_db(tmp_path)
+    code, output = run(url, "exchange", "asf", *args, "--out", str(tmp_path / "out"))
+    assert code == 2 and f"Invalid value for {hint}" in output

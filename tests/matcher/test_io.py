@@ -103,3 +103,13 @@ def test_explicit_costs_are_kept_as_given() -> None:
     document = documented_example()
     problem = problem_from_dict(document)
     assert problem_to_dict(problem)["arcs"][0]["cost"] == 6012
+
+
+def test_every_hard_rule_has_a_row_in_the_format_doc() -> None:
+    from matcher.rules import HARD_RULES
+
+    doc = DOC.read_text(encoding="utf-8")
+    for name in [rule.name for rule in HARD_RULES] + ["eligibility", "candidate_pairs", "capacity_limits"]:
+        assert f"| `{name}`" in doc, name
+    for rule in HARD_RULES:
+        assert f"`{rule.unplaced.value}`" in doc and f"`{rule.miss.value}`" in doc

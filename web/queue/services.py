@@ -310,19 +310,35 @@ class OverrideOption:
     reported_full: bool
 
 
-def override_options(session: Session, service_key: str, county: str, as_of: dt.date) -> list[OverrideOption]:
-    """Contracts in effect for the service in the county, most open units first.
+def override_options(
+    session: Session, wanted: set[tuple[str, str]], as_of: dt.date
+) -> dict[tuple[str, str], list[OverrideOption]]:
+    """Per (service, county): the contracts in effect there, most open units first.
 
-    Full ones are listed too (marked) so the lead sees why they are not offered; the placement
-    service still checks every hard rule when the override is saved.
+    Three queries whatever the number of pairs (positions, counties, names). Full contracts are
+    listed too (marked) so the lead sees why they are not offered; the placement service still
+    checks every hard rule when the override is saved.
     """
     from capacity.ledger import capacity_positions
+    from capacity.models import ContractCounty
 
-    positions = capacity_positions(session, service_key=service_key, county=county, effective_only=True,
-                                   as_of=as_of)
+    options: dict[tuple[str, str], list[OverrideOption]] = {key: [] for key in wanted}
+    if not wanted:
+        return options
+    services_wanted = {service for service, _ in wanted}
+    positions = {p.contract_id: p for p in capacity_positions(session, effective_only=True, as_of=as_of)
+                 if p.service_key in services_wanted}
     names = dict(session.execute(
-        sa.select(Provider.id, Provider.name).where(Provider.id.in_({p.provider_id for p in positions}))
+        sa.select(Provider.id, Provider.name).where(Provider.id.in_({p.provider_id for p in positions.values()}))
     ).tuples().all())
-    options = [OverrideOption(p.contract_id, p.provider_id, names.get(p.provider_id, p.provider_id), p.open,
-                              p.reported_full) for p in positions]
-    return sorted(options, key=lambda o: (o.reported_full, -o.open_units, o.provider_name))
+    for contract_id, county in session.execute(
+        sa.select(ContractCounty.contract_id, ContractCounty.county)
+        .where(ContractCounty.contract_id.in_(list(positions)), ContractCounty.county.in_({c for _, c in wanted}))
+    ):
+        p = positions[contract_id]
+        if (p.service_key, county) in options:
+            options[(p.service_key, county)].append(OverrideOption(
+                p.contract_id, p.provider_id, names.get(p.provider_id, p.provider_id), p.open, p.reported_full))
+    for found in options.values():
+        found.sort(key=lambda o: (o.reported_full, -o.open_units, o.provider_name))
+    return options

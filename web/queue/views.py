@@ -88,12 +88,9 @@ def proposal(run_id: int) -> str:
     except ArgError as exc:
         abort(400, description=str(exc))
     assignments = run_assignments(session, run_id, page_req)
-    options = {}
-    for a in assignments.items:
-        if a.status is AssignmentStatus.PROPOSED:
-            key = (a.referral.service_key, a.referral.member.county)
-            if key not in options:
-                options[key] = services.override_options(session, *key, today())
+    options = services.override_options(
+        session, {(a.referral.service_key, a.referral.member.county) for a in assignments.items
+                  if a.status is AssignmentStatus.PROPOSED}, today())
     unplaced = run_unplaced(session, run_id, page_request({"per_page": "50"}))
     audit("proposal.view", "solver_run", run_id, referral_ids=[a.referral_id for a in assignments.items])
     return render_template("queue/proposal.html", summary=summary, assignments=assignments, options=options,
