@@ -10,7 +10,7 @@ referral of another.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import numpy as np
 
@@ -67,12 +67,15 @@ def resolve(
     *,
     time_limit: float = 30.0,
     workers: int | None = None,
+    focus_sites: Collection[str] | None = None,
 ) -> Solution:
     """Re-solve ``source`` keeping ``previous`` proposals where the rules and capacity still allow.
 
     ``source`` is the changed data (a provider reported full, capacity shrank or grew, new
     referrals) or a problem built from it. Without ``previous``, the referrals' own
-    ``current_site`` values are the proposals.
+    ``current_site`` values are the proposals. ``focus_sites`` (the sites that changed) limits
+    the work to their components, for a fast re-solve after one provider's report; see
+    :func:`matcher.solve`.
 
     Examples
     --------
@@ -99,4 +102,4 @@ def resolve(
     else:
         known = {k: v for k, v in current.items() if k in source.referral_index}
         problem = with_current(source, known)
-    return solve(problem, time_limit=time_limit, workers=workers)
+    return solve(problem, time_limit=time_limit, workers=workers, focus_sites=focus_sites)

@@ -18,12 +18,14 @@ import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
 
 from matcher.assign import solve_assignment
+from matcher.errors import ProblemError
 from matcher.explain import explain
 from matcher.flow import solve_flow
 from matcher.problem import NO_LIMIT, BoolArray, IntArray, Problem
@@ -105,7 +107,10 @@ def components(problem: Problem, arcs: IntArray) -> IntArray:
     return label[first_site]
 
 
-def solve(problem: Problem, *, time_limit: float = 30.0, workers: int | None = None) -> Solution:
+def solve(
+    problem: Problem, *, time_limit: float = 30.0, workers: int | None = None,
+    focus_sites: Collection[str] | None = None,
+) -> Solution:
     """Return the best plan for ``problem``: most members placed, then least cost.
 
     Parameters
@@ -116,6 +121,10 @@ def solve(problem: Problem, *, time_limit: float = 30.0, workers: int | None = N
         Seconds for the CP-SAT parts (weighted units); min-cost flow parts are exact and untimed.
     workers : int, optional
         Processes for large flow parts and CP-SAT search workers; default: the CPU count.
+    focus_sites : collection of str, optional
+        For a re-solve after a change at these sites: only the components that hold them (or
+        hold referrals proposed to them) are solved; every other referral keeps its current
+        site. Valid when nothing else changed since the plan those current sites came from.
 
     Returns
     -------
@@ -125,9 +134,10 @@ def solve(problem: Problem, *, time_limit: float = 30.0, workers: int | None = N
 
     Raises
     ------
+    ProblemError
+        If ``focus_sites`` names an unknown site.
     MatcherError
-        If a component is too large for an exact int64 objective (over about two million
-        referrals sharing pools).
+        If costs are too large for an exact int64 flow (never with :mod:`matcher.weights`).
 
     Examples
     --------
@@ -152,6 +162,8 @@ def solve(problem: Problem, *, time_limit: float = 30.0, workers: int | None = N
     usable = np.flatnonzero(res.usable)
     label = components(p, usable)
     n_components = int(label.max()) + 1 if label.size else 0
+    if focus_sites is not None:
+        usable, label = _focus(p, chosen, usable, label, n_components, focus_sites)
     # Units per component: uniform -> flow, mixed -> CP-SAT.
     units = p.arc_units[usable]
     low = np.full(n_components, np.iinfo(np.int64).max, dtype=np.int64)
@@ -159,6 +171,7 @@ def solve(problem: Problem, *, time_limit: float = 30.0, workers: int | None = N
     np.minimum.at(low, label, units)
     np.maximum.at(high, label, units)
     uniform = low == high
+    has_arcs = np.bincount(label, minlength=n_components) > 0
     optimal = True
     bound_gap = 0  # sum over CP-SAT parts of (objective - bound)
     placed_gap = 0  # sum over CP-SAT parts of (placed bound - placed)
@@ -167,7 +180,7 @@ def solve(problem: Problem, *, time_limit: float = 30.0, workers: int | None = N
         flow_label = label[uniform[label]]
         used = _solve_flows(p, res, flow_arcs, flow_label, low, workers)
         chosen[p.arc_referral[used]] = used
-    mixed = np.flatnonzero(~uniform)
+    mixed = np.flatnonzero(~uniform & has_arcs)
     if mixed.size:
         mixed_arcs = usable[~uniform[label]]
         mixed_label = label[~uniform[label]]
@@ -197,6 +210,26 @@ def solve(problem: Problem, *, time_limit: float = 30.0, workers: int | None = N
         status=SolveStatus.OPTIMAL if optimal else SolveStatus.FEASIBLE,
         bound_gap=bound_gap, placed_gap=placed_gap, started=started, components=n_components, solver=solver or "none",
     )
+
+
+def _focus(
+    p: Problem, chosen: IntArray, usable: IntArray, label: IntArray, n_components: int, focus_sites: Collection[str]
+) -> tuple[IntArray, IntArray]:
+    """Keep current sites outside the components touched by ``focus_sites``; return the rest."""
+    focus = np.zeros(p.n_sites, dtype=bool)
+    for site_id in focus_sites:
+        if site_id not in p.site_index:
+            raise ProblemError(f"focus site {site_id!r} is not in the problem")
+        focus[p.site_index[site_id]] = True
+    touched = np.zeros(p.n_referrals, dtype=bool)
+    touched[p.arc_referral[focus[p.arc_site]]] = True
+    touched |= (p.referral_current >= 0) & focus[np.maximum(p.referral_current, 0)]
+    active = np.zeros(n_components, dtype=bool)
+    active[label[touched[p.arc_referral[usable]]]] = True
+    kept = usable[~active[label]]
+    on_current = kept[p.arc_site[kept] == p.referral_current[p.arc_referral[kept]]]
+    chosen[p.arc_referral[on_current]] = on_current
+    return usable[active[label]], label[active[label]]
 
 
 def _solve_flows(

@@ -26,6 +26,7 @@ from matcher import build_problem, solve, validate
 from matcher.solution import Assignment as Placement
 from matcher.solution import Solution, Unplaced
 from placement.models import (
+    ACTIVE_ASSIGNMENT_STATUSES,
     Assignment,
     AssignmentStatus,
     Notification,
@@ -33,9 +34,16 @@ from placement.models import (
     SolverRun,
     UnplacedReferral,
 )
-from placement.snapshot import EligibilityCheck, Scope, Snapshot, load_snapshot, split_pool_key
+from placement.snapshot import (
+    MATCHABLE_STATUSES,
+    EligibilityCheck,
+    Scope,
+    Snapshot,
+    load_snapshot,
+    split_pool_key,
+)
 from referrals.lifecycle import TRANSITIONS
-from referrals.models import Referral, ReferralStatus, ReferralStatusChange
+from referrals.models import Member, Referral, ReferralStatus, ReferralStatusChange
 
 
 class PlacementError(Exception):
@@ -310,17 +318,39 @@ def resolve_after_capacity_change(
     session: Session, contract_id: str, *, on_date: dt.date, actor: str, trigger_ref: str | None = None,
     trigger: RunTrigger = RunTrigger.CAPACITY_REPORT,
 ) -> RunOutcome:
-    """Re-solve at once the referrals that compete for this contract's service in its counties.
+    """Re-solve at once what a capacity change at this contract affects, and nothing else.
 
-    The matcher's stable re-solve keeps everyone it can where they are: referrals at the provider
-    that went full move, accepted referrals never do, and unrelated providers' referrals stay.
+    The referrals it holds but has not accepted are re-solved (they may stay if it still has room,
+    which the stable re-solve prefers), together with the members of its service and counties who
+    are waiting unplaced (new room may take them). Everyone else keeps their provider and their
+    units: an unrelated provider's referrals never move here; the nightly rebalance is the place
+    for a whole-plan re-solve. Accepted referrals never move.
     """
     contract = session.get(Contract, contract_id)
     if contract is None:
         raise PlacementError(f"contract {contract_id!r} does not exist")
-    scope = Scope(service=contract.service_key, counties=frozenset(contract.county_names))
+    at_contract = select_unaccepted_at(contract_id)
+    waiting = (
+        sa.select(Referral.id)
+        .join(Member, Member.id == Referral.member_id)
+        .where(Referral.service_key == contract.service_key,
+               Member.county.in_(contract.county_names),
+               Referral.status.in_(MATCHABLE_STATUSES),
+               ~sa.exists().where(Assignment.referral_id == Referral.id,
+                                  Assignment.status.in_(ACTIVE_ASSIGNMENT_STATUSES)))
+    )
+    ids = frozenset(session.scalars(at_contract)) | frozenset(session.scalars(waiting))
+    scope = Scope(service=contract.service_key, referral_ids=ids)
     return run_solver(session, on_date=on_date, actor=actor, trigger=trigger, scope=scope,
                       trigger_ref=trigger_ref or contract_id)
+
+
+def select_unaccepted_at(contract_id: str) -> sa.Select[str]:
+    """Referrals proposed or sent to this contract and not yet accepted."""
+    return sa.select(Assignment.referral_id).where(
+        Assignment.contract_id == contract_id,
+        Assignment.status.in_((AssignmentStatus.PROPOSED, AssignmentStatus.SENT)),
+    )
 
 
 def active_assignment(session: Session, referral_id: str) -> Assignment | None:

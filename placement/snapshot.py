@@ -137,7 +137,7 @@ def load_snapshot(
         ref_stmt = ref_stmt.where(Member.county.in_(sorted(scope.counties)))
     if scope.referral_ids is not None:
         ref_stmt = ref_stmt.where(Referral.id.in_(sorted(scope.referral_ids)))
-    rows = session.execute(ref_stmt.order_by(Referral.id)).all()
+    rows: list[tuple[Referral, Member]] = [(r, m) for r, m in session.execute(ref_stmt.order_by(Referral.id))]
     in_scope = {r.id for r, _ in rows}
 
     # Units held by active assignments, split into those of referrals in the solve (movable: their

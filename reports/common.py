@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from csmatch.calendar import HolidayCalendar
 
@@ -26,6 +27,7 @@ __all__ = [
     "due_dates",
     "month_of",
     "period_bounds",
+    "read_frame",
 ]
 
 _QUARTER = re.compile(r"^(\d{4})\s*-?\s*Q([1-4])$", re.IGNORECASE)
@@ -105,6 +107,21 @@ def day_of(expr: Any, dialect: str) -> sa.ColumnElement[dt.date]:
     if dialect == "postgresql":
         return sa.cast(sa.func.timezone("UTC", expr), sa.Date)
     return sa.func.date(expr)
+
+
+def read_frame(session: Session, stmt: sa.Executable, columns: list[str] | None = None) -> pd.DataFrame:
+    """Run ``stmt`` and return its rows as a DataFrame, built column by column.
+
+    Runs on the session's connection (after a flush, as the session's own autoflush would) to skip
+    the ORM's per-row work: a report reads tens of thousands of plain rows.
+    """
+    session.flush()
+    result = session.connection().execute(stmt)
+    names = columns or list(result.keys())
+    rows = result.all()
+    if not rows:
+        return pd.DataFrame({name: pd.Series(dtype=object) for name in names})
+    return pd.DataFrame(dict(zip(names, (list(values) for values in zip(*rows, strict=True)), strict=True)))
 
 
 def _memoised(frame: pd.DataFrame, columns: list[str], compute: Callable[..., Any]) -> pd.Series:

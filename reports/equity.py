@@ -66,7 +66,7 @@ from referrals.models import (
     ReferralStatus,
     ReferralStatusChange,
 )
-from reports.common import Period, business_days
+from reports.common import Period, business_days, read_frame
 from reports.fourfifths import (
     DEFAULT_ALPHA,
     DEFAULT_MIN_GROUP_SIZE,
@@ -180,8 +180,10 @@ def _outcomes_query(period: Period) -> sa.Select[*tuple[Any, ...]]:
     return (
         sa.select(
             Referral.id.label("referral_id"), Referral.received_date, Referral.service_key, Referral.source,
-            Service.site_based, Member.id.label("member_id"), Member.county, Member.dob, Member.required_language,
-            Member.spoken_languages, Member.latitude.label("member_lat"), Member.longitude.label("member_lon"),
+            Service.site_based, Member.id.label("member_id"), Member.county, Member.dob,
+            # the language the member needs, else the first one spoken (JSON read in SQL, not per row)
+            sa.func.coalesce(Member.required_language, Member.spoken_languages[0].as_string()).label("language"),
+            Member.latitude.label("member_lat"), Member.longitude.label("member_lon"),
             MemberDemographics.race_ethnicity, MemberDemographics.sex,
             first_placed.c.placed_on, assignments.c.first_created, placement.c.provider_id,
             ProviderSite.latitude.label("site_lat"), ProviderSite.longitude.label("site_lon"),
@@ -215,6 +217,13 @@ def _ages(dob: pd.Series, on: pd.Series) -> pd.Series:
     return (day.dt.year - born.dt.year - before_birthday.astype(int)).astype("Int64")
 
 
+def _age_bands(ages: pd.Series) -> pd.Series:
+    """:func:`age_band` for a whole column at once."""
+    edges = [low for _, low in AGE_BANDS] + [np.inf]
+    bands = pd.cut(ages.astype("float64"), bins=edges, right=False, labels=[name for name, _ in AGE_BANDS])
+    return bands.astype(object).where(bands.notna(), UNKNOWN)
+
+
 def referral_outcomes(session: Session, period: Period, *, calendar: HolidayCalendar | None = None) -> pd.DataFrame:
     """Return one row per referral received in ``period``: its groups and outcomes (one query).
 
@@ -227,8 +236,7 @@ def referral_outcomes(session: Session, period: Period, *, calendar: HolidayCale
         holiday data.
     """
     calendar = calendar or default_calendar()
-    query = _outcomes_query(period)
-    raw = pd.DataFrame(session.execute(query).all(), columns=list(query.selected_columns.keys()))
+    raw = read_frame(session, _outcomes_query(period))
     out = pd.DataFrame({
         "referral_id": raw["referral_id"].astype(object),
         "member_id": raw["member_id"],
@@ -242,10 +250,8 @@ def referral_outcomes(session: Session, period: Period, *, calendar: HolidayCale
     out["provider"] = raw["provider_id"].where(raw["provider_id"].notna(), NO_PROVIDER).astype(object)
     out["race_ethnicity"] = _label(raw["race_ethnicity"])
     out["sex"] = _label(raw["sex"], unknown=("U",))
-    first_spoken = raw["spoken_languages"].map(lambda langs: langs[0] if isinstance(langs, list) and langs else None)
-    out["language"] = _label(raw["required_language"].where(raw["required_language"].notna(), first_spoken))
-    ages = _ages(raw["dob"], raw["received_date"])
-    out["age_band"] = [age_band(None if pd.isna(a) else int(a)) for a in ages]
+    out["language"] = _label(raw["language"])
+    out["age_band"] = _age_bands(_ages(raw["dob"], raw["received_date"]))
     out["outcome"] = np.where(placed, "placed", np.where(raw["ever_unplaced"].astype(bool), "unplaced", "pending"))
     created_day = raw["first_created"].map(lambda t: t.date() if isinstance(t, dt.datetime) else None)
     out["placed_on"] = raw["placed_on"].where(raw["placed_on"].notna(), created_day).where(placed, None)
@@ -259,7 +265,8 @@ def referral_outcomes(session: Session, period: Period, *, calendar: HolidayCale
     miles = haversine_miles(raw["member_lat"].astype(float), raw["member_lon"].astype(float),
                             raw["site_lat"].astype(float), raw["site_lon"].astype(float))
     out["distance_miles"] = pd.Series(miles, index=raw.index, dtype="float64").where(measured)
-    return out
+    # categories make the many GROUP BYs of the report cheap (strings are factorized once, here)
+    return out.astype({c: "category" for c in ("month", *DIMENSIONS)})
 
 
 def assignment_outcomes(session: Session, period: Period) -> pd.DataFrame:
@@ -277,14 +284,15 @@ def assignment_outcomes(session: Session, period: Period) -> pd.DataFrame:
         .where(Assignment.referral_id.in_(_in_period(period)))
         .group_by(Assignment.referral_id, Assignment.provider_id)
     )
-    frame = pd.DataFrame(session.execute(stmt).all(), columns=["referral_id", "provider", "sent", "declined"])
-    return frame.astype({"sent": "int64", "declined": "int64"})
+    frame = read_frame(session, stmt, ["referral_id", "provider", "sent", "declined"])
+    return frame.astype({"provider": "category", "sent": "int64", "declined": "int64"})
 
 
 def equity_table(referrals: pd.DataFrame, assignments: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     """Return the measures of the module docstring per group of ``by`` (columns of :func:`referral_outcomes`).
 
-    ``assignments`` is :func:`assignment_outcomes`; by ``provider`` its own provider column is used.
+    ``assignments`` is :func:`assignment_outcomes` (its ``provider`` is the provider that was sent
+    the referral); group columns it lacks are taken from ``referrals``.
     """
     by = list(by)
     r = referrals.assign(
@@ -292,7 +300,7 @@ def equity_table(referrals: pd.DataFrame, assignments: pd.DataFrame, by: Sequenc
         pending=referrals["outcome"].eq("pending"),
         days=referrals["days_to_placement"].astype("float64"),
     )
-    grouped = r.groupby(by, sort=True, dropna=False)
+    grouped = r.groupby(by, sort=True, observed=True)
     table = grouped[["placed", "unplaced", "pending", "preference_stated", "preference_rank1",
                      "preference_any"]].sum()
     table["referrals"] = grouped.size()
@@ -304,9 +312,9 @@ def equity_table(referrals: pd.DataFrame, assignments: pd.DataFrame, by: Sequenc
     table["distance_p90_miles"] = grouped["distance_miles"].quantile(0.9)
     table["distance_mean_miles"] = grouped["distance_miles"].mean()
     table["decided"] = table["placed"] + table["unplaced"]
-    columns = [c for c in by if c != "provider"]
-    sent = assignments.merge(r[["referral_id", *columns]], on="referral_id", how="inner")
-    declines = sent.groupby(by, sort=True, dropna=False)[["sent", "declined"]].sum()
+    missing = [c for c in by if c not in assignments.columns]
+    sent = assignments.merge(r[["referral_id", *missing]], on="referral_id") if missing else assignments
+    declines = sent.groupby(by, sort=True, observed=True)[["sent", "declined"]].sum()
     table = table.join(declines.rename(columns={"sent": "assignments_sent", "declined": "assignments_declined"}),
                        how="outer")
     counts = ["referrals", "placed", "unplaced", "pending", "decided", "days_n", "preference_stated",
@@ -386,7 +394,8 @@ def equity_report(
     if unknown:
         raise ValueError(f"unknown dimension(s) {unknown!r}; choose from {', '.join(DIMENSIONS)}")
     referrals = referral_outcomes(session, period, calendar=calendar)
-    assignments = assignment_outcomes(session, period)
+    groups = [d for d in DIMENSIONS if d != "provider"]
+    assignments = assignment_outcomes(session, period).merge(referrals[["referral_id", *groups]], on="referral_id")
     tables: list[pd.DataFrame] = []
     flags: list[FourFifthsResult] = []
     for dimension in dimensions:
@@ -398,7 +407,7 @@ def equity_report(
             table = equity_table(referrals, assignments, [stratum_by, dimension])
             tables.append(table.assign(dimension=dimension, group=table[dimension], stratum_by=stratum_by,
                                        stratum=table[stratum_by]))
-            for value, part in table.groupby(stratum_by, sort=True):
+            for value, part in table.groupby(stratum_by, sort=True, observed=True):
                 flags.extend(_flags(part, dimension, stratum_by, str(value), min_group_size, alpha))
     measures = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     measures["period"] = period.label

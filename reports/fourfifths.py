@@ -11,8 +11,9 @@ table. The four-fifths rule of thumb calls a group's outcome adverse when its ra
   ``p < alpha`` (two-sided). Fisher's exact test is used when any expected count is below 5,
   Pearson's chi-square with Yates' continuity correction otherwise (``scipy.stats``).
 
-Every group is returned with the counts behind it, the test used and why it is or is not flagged,
-so a reviewer can check each figure by hand.
+Every group is returned with the counts behind it, the test used (for a group below four fifths;
+a group at or above it needs none) and why it is or is not flagged, so a reviewer can check each
+figure by hand.
 """
 
 from __future__ import annotations
@@ -69,8 +70,9 @@ class FourFifthsResult:
     ``stratum_by`` (e.g. within county Humboldt); both are empty for a plain table.
 
     ``ratio`` is ``rate / best_rate`` (None when the best rate is 0);
-    ``test`` is :data:`FISHER` or :data:`CHI_SQUARE` (None when no test was run: the best group
-    itself, an empty group, or one below the minimum size); ``note`` says why it is or is not flagged.
+    ``test`` is :data:`FISHER` or :data:`CHI_SQUARE` for a group below four fifths of the best
+    rate; None when no test was needed (the best group, a group at or above four fifths) or allowed
+    (a group below the minimum size). ``note`` says why the group is or is not flagged.
     """
 
     dimension: str
@@ -166,11 +168,11 @@ def four_fifths(
             note = f"not tested: n={g.n} is below the minimum group size {min_group_size}"
         elif ratio is None:
             note = "no rate to compare (the best group's rate is 0)"
+        elif ratio >= FOUR_FIFTHS:
+            note = "at or above four fifths of the best rate"
         else:
             test, p = compare_two(g, best)
-            if ratio >= FOUR_FIFTHS:
-                note = "at or above four fifths of the best rate"
-            elif p >= alpha:
+            if p >= alpha:
                 note = f"below four fifths, but the difference is not significant (p >= {alpha})"
             else:
                 flagged = True

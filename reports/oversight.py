@@ -37,6 +37,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
@@ -47,7 +48,7 @@ from csmatch.calendar import HolidayCalendar, default_calendar
 from placement.models import ACTIVE_ASSIGNMENT_STATUSES, Assignment, AssignmentStatus, UnplacedReferral
 from referrals.clocks import ANSWER_CLOCK, SEND_CLOCK
 from referrals.models import Member, Referral, ReferralStatus, ReferralStatusChange
-from reports.common import Period, business_days, day_of, due_dates, month_of, period_bounds
+from reports.common import Period, business_days, day_of, due_dates, month_of, period_bounds, read_frame
 
 __all__ = [
     "EVENTS",
@@ -118,8 +119,8 @@ def _held_units(session: Session, period: Period, by: str) -> pd.DataFrame:
         .join(months, sa.and_(start <= months.c.last_day, sa.or_(end.is_(None), end >= months.c.first_day)))
         .group_by(months.c.month, Contract.service_key, key)
     )
-    frame = pd.DataFrame(session.execute(stmt).all(),
-                         columns=["month", "service", "key", "units_committed", "units_accepted", "members_served"])
+    columns = ["month", "service", "key", "units_committed", "units_accepted", "members_served"]
+    frame = read_frame(session, stmt, columns)
     return frame.astype({"units_committed": "int64", "units_accepted": "int64", "members_served": "int64"})
 
 
@@ -234,8 +235,7 @@ def referral_events(session: Session, period: Period) -> pd.DataFrame:
         rows = _event_query(dialect, event, period).subquery("events")
         keys = [rows.c.month, rows.c.county, rows.c.service_key, rows.c.provider, rows.c.source, rows.c.reason]
         stmt = sa.select(*keys, sa.func.count()).group_by(*keys)
-        frame = pd.DataFrame(session.execute(stmt).all(),
-                             columns=["month", "county", "service", "provider", "source", "reason", "count"])
+        frame = read_frame(session, stmt, ["month", "county", "service", "provider", "source", "reason", "count"])
         frames.append(frame.assign(event=event))
     result = pd.concat(frames, ignore_index=True)
     result["source"] = result["source"].map(str)
@@ -305,9 +305,8 @@ def send_clocks(session: Session, period: Period, *, as_of: dt.date,
         .outerjoin(history, history.c.referral_id == Referral.id)
         .where(Referral.received_date.between(period.start, period.end))
     )
-    raw = pd.DataFrame(session.execute(stmt).all(),
-                       columns=["referral_id", "received_date", "county", "service", "provider", "assignment_sent_on",
-                                "history_sent_on", "discontinued_on"])
+    raw = read_frame(session, stmt, ["referral_id", "received_date", "county", "service", "provider",
+                                     "assignment_sent_on", "history_sent_on", "discontinued_on"])
     # the earlier of the two records of the first sending
     both = [pd.to_datetime(raw[c]) for c in ("assignment_sent_on", "history_sent_on")]
     first_sent = pd.concat(both, axis=1).min(axis=1)
@@ -338,9 +337,8 @@ def answer_clocks(session: Session, period: Period, *, as_of: dt.date,
         .join(Member, Member.id == Referral.member_id)
         .where(a.sent_on.between(period.start, period.end))
     )
-    raw = pd.DataFrame(session.execute(stmt).all(),
-                       columns=["assignment_id", "sent_on", "county", "service", "provider", "answered_on", "status",
-                                "ended_at"])
+    raw = read_frame(session, stmt, ["assignment_id", "sent_on", "county", "service", "provider", "answered_on",
+                                     "status", "ended_at"])
     frame = raw[["assignment_id", "sent_on", "county", "service", "provider", "answered_on"]].copy()
     frame["month"] = pd.to_datetime(frame["sent_on"]).dt.strftime("%Y-%m")
     frame["due"] = due_dates(frame, "sent_on", ANSWER_CLOCK, calendar)
@@ -356,24 +354,24 @@ def answer_clocks(session: Session, period: Period, *, as_of: dt.date,
 def _states(done_on: pd.Series, days: pd.Series, due: pd.Series, stopped_on: pd.Series, as_of: dt.date,
             limit: int) -> pd.Series:
     """on_time / late / pending / excluded per clock (see the module docstring)."""
-    states = []
-    for done, n, due_day, stopped in zip(done_on, days, due, stopped_on, strict=True):
-        if isinstance(done, dt.date) and not pd.isna(n):
-            states.append("on_time" if n <= limit else "late")
-        elif isinstance(stopped, dt.date):
-            states.append("late" if stopped > due_day else "excluded")
-        elif due_day is not None and due_day < as_of:
-            states.append("late")
-        else:
-            states.append("pending")
+    done = done_on.notna() & days.notna()
+    due_day, stopped = pd.to_datetime(due), pd.to_datetime(stopped_on)
+    stopped_early = ~done & stopped.notna()
+    states = np.select(
+        [done & (days.astype("float64") <= limit), done, stopped_early & (stopped > due_day), stopped_early,
+         due_day < pd.Timestamp(as_of)],
+        ["on_time", "late", "late", "excluded", "late"],
+        default="pending",
+    )
     return pd.Series(states, index=done_on.index, dtype=object)
 
 
 def _clock_summary(frame: pd.DataFrame, key: str | None, prefix: str) -> pd.DataFrame:
-    data = frame.assign(_all="all", _days=frame["days"].astype("float64"))
-    keys = key or "_all"
-    grouped = data.groupby(keys, sort=True)
-    counts = pd.crosstab(data[keys], data["state"]).reindex(columns=["on_time", "late", "pending"], fill_value=0)
+    """Counts of each state, the on-time share and the days of one clock, per value of ``key``."""
+    data = frame.assign(_all="all", _days=frame["days"].astype("float64"),
+                        **{state: frame["state"].eq(state) for state in ("on_time", "late", "pending")})
+    grouped = data.groupby(key or "_all", sort=True, observed=True)
+    counts = grouped[["on_time", "late", "pending"]].sum()
     table = pd.DataFrame(index=counts.index)
     table[f"{prefix}_decided"] = counts["on_time"] + counts["late"]
     table[f"{prefix}_on_time"] = counts["on_time"]

@@ -104,3 +104,29 @@ def test_demographics_do_not_change_the_answer(db_session: Session) -> None:
     assert [(c.referral_id, c.to_provider) for c in first.changes] == [
         (c.referral_id, c.to_provider) for c in second.changes
     ]
+
+
+def test_a_full_report_re_solves_only_that_providers_referrals(db_session: Session) -> None:
+    from capacity.models import CapacityReportKind
+    from placement.services import report_capacity
+
+    _plan(db_session, capacities=(2, 2, 2), referrals=5)
+    run_solver(db_session, on_date=TODAY, actor="lead@plan.org", trigger=RunTrigger.MANUAL)
+    before = _active(db_session)
+    counts: dict[str, int] = {}
+    for provider in before.values():
+        counts[provider] = counts.get(provider, 0) + 1
+    full = max(counts, key=lambda p: (counts[p], p))
+    contract_id = db_session.scalar(sa.select(Assignment.contract_id).where(Assignment.provider_id == full).limit(1))
+    assert contract_id is not None
+    outcome = report_capacity(db_session, contract_id, CapacityReportKind.FULL, TODAY, TODAY, "intake@provider.org")
+    assert outcome.resolve is not None
+    after = _active(db_session)
+    # Nobody is left at the full provider, and nobody elsewhere moved.
+    assert full not in after.values()
+    assert {r: p for r, p in after.items() if before.get(r) != full} == {
+        r: p for r, p in before.items() if p != full
+    }
+    considered = {d.referral_id for d in outcome.resolve.snapshot.data.referrals}
+    assert considered >= {r for r, p in before.items() if p == full}
+    assert not considered & {r for r, p in before.items() if p != full}

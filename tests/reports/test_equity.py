@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from geo.distance import haversine_miles
 from placement.models import Assignment, RunTrigger, SolverRun, UnplacedReferral
 from referrals.models import Member, MemberDemographics, Referral, ReferralSource
-from reports.equity import MEASURE_COLUMNS, equity_report, referral_outcomes
-from reports.fourfifths import CHI_SQUARE, FISHER
+from reports.equity import MEASURE_COLUMNS, _age_bands, equity_report, referral_outcomes
+from reports.fourfifths import CHI_SQUARE, FISHER, GroupCount, compare_two
 from tests.factories import PLACES, ensure_service, make_contract, make_provider
 from tests.reports.conftest import Q4, SmallPlan
 
@@ -135,9 +135,11 @@ def test_four_fifths_on_a_crafted_population(db_session: Session, crafted: None)
     # tiny: half placed, far below four fifths, but Fisher's p = 2/32
     assert (c.n, c.successes, c.ratio, c.test, c.flagged) == (2, 1, 0.5, FISHER, False)
     assert c.p_value == pytest.approx(0.0625)
-    # exactly four fifths, and significant (Fisher, p = 2 * C(30,6)/C(60,6) ~ 0.024): not below, not flagged
-    assert (d.ratio, d.test, d.flagged) == (0.8, FISHER, False)
-    assert d.p_value is not None and d.p_value < 0.05
+    # exactly four fifths: not below, so not flagged, although the difference is significant
+    # (Fisher, p = 2 * C(30,6)/C(60,6) ~ 0.024)
+    assert (d.n, d.successes, d.ratio, d.flagged) == (30, 24, 0.8, False)
+    assert d.note == "at or above four fifths of the best rate"
+    assert compare_two(GroupCount("D", 30, 24), GroupCount("A", 30, 30)) == (FISHER, pytest.approx(0.0237, abs=1e-4))
     assert (unknown.n, unknown.ratio, unknown.flagged) == (5, 1.0, False)
     assert [f.group for f in report.flagged] == ["B"]
 
@@ -153,3 +155,9 @@ def test_min_group_size_keeps_small_groups_out_of_the_test(db_session: Session, 
     assert flags["C"].test is None and flags["Unknown"].test is None
     assert flags["C"].note == "not tested: n=2 is below the minimum group size 10"
     assert [f.group for f in report.flagged] == ["B"]
+
+
+def test_age_bands_at_each_boundary() -> None:
+    ages = pd.Series([0, 17, 18, 25, 26, 44, 45, 64, 65, 101, None, -1], dtype="Int64")
+    assert list(_age_bands(ages)) == ["0-17", "0-17", "18-25", "18-25", "26-44", "26-44", "45-64", "45-64",
+                                      "65+", "65+", "Unknown", "Unknown"]

@@ -33,14 +33,16 @@ def test_tiny_group_below_four_fifths_is_not_flagged_because_p_is_large() -> Non
     assert "not significant" in c.note
 
 
-@pytest.mark.parametrize(("successes", "flagged"), [(800, False), (799, True)])
-def test_exactly_four_fifths_is_not_below(successes: int, flagged: bool) -> None:
-    """Large groups make p tiny, so only the strict ratio decides: 0.8 is not below 0.8."""
-    rows = by_group(four_fifths([GroupCount("best", 1000, 1000), GroupCount("g", 1000, successes)]))
-    g = rows["g"]
-    assert g.p_value is not None and g.p_value < 1e-6
-    assert g.flagged is flagged
-    assert (g.ratio == 0.8) is (successes == 800)
+def test_exactly_four_fifths_is_not_below() -> None:
+    """With 1000 in each group the difference is significant either way: only the strict ratio decides."""
+    best = GroupCount("best", 1000, 1000)
+    assert compare_two(GroupCount("g", 1000, 800), best)[1] < 1e-6
+    at = by_group(four_fifths([best, GroupCount("g", 1000, 800)]))["g"]
+    assert (at.ratio, at.flagged, at.test) == (0.8, False, None)
+    assert at.note == "at or above four fifths of the best rate"
+    below = by_group(four_fifths([best, GroupCount("g", 1000, 799)]))["g"]
+    assert below.ratio is not None and below.ratio < 0.8
+    assert below.flagged and below.test == CHI_SQUARE
 
 
 def test_exact_ratio_does_not_suffer_float_rounding() -> None:
