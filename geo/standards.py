@@ -245,9 +245,12 @@ def county_tier(county: str) -> CountyTier:
     ...
     geo.standards.MissingCountyTierError: county 'Fresno' has no tier in county_tiers.csv; ...
     """
+    tiers = _default_tiers()
+    if county in tiers:  # the common case: no need to build the state's ZIP table
+        return tiers[county].tier
     name = canonical_county(county)
     try:
-        return _default_tiers()[name].tier
+        return tiers[name].tier
     except KeyError:
         raise MissingCountyTierError(
             f"county {name!r} has no tier in {COUNTY_TIERS_FILE.name}; classify it with density_class()"

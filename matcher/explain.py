@@ -71,14 +71,15 @@ def _assignments(
 ) -> tuple[Assignment, ...]:
     referrals = np.flatnonzero(chosen >= 0)
     arcs = chosen[referrals]
-    sites = p.arc_site[arcs].tolist()
-    terms = p.arc_terms[arcs].tolist()
+    # Few distinct term vectors: build each CostTerms once.
+    rows, inverse = np.unique(p.arc_terms[arcs], axis=0, return_inverse=True)
+    terms = [CostTerms(*row) for row in rows.tolist()]
+    ids, sites, providers = p.referral_ids, p.site_ids, p.site_provider
     return tuple(
-        Assignment(p.referral_ids[r], p.site_ids[s], p.site_provider[s], u, c, CostTerms(*t), lock,
-                   misses.get(r, ()))
-        for r, s, u, c, t, lock in zip(referrals.tolist(), sites, p.arc_units[arcs].tolist(),
-                                       p.arc_cost[arcs].tolist(), terms, p.referral_locked[referrals].tolist(),
-                                       strict=True)
+        Assignment(ids[r], sites[s], providers[s], u, c, terms[t], lock, misses.get(r, ()))
+        for r, s, u, c, t, lock in zip(referrals.tolist(), p.arc_site[arcs].tolist(), p.arc_units[arcs].tolist(),
+                                       p.arc_cost[arcs].tolist(), inverse.ravel().tolist(),
+                                       p.referral_locked[referrals].tolist(), strict=True)
     )
 
 
@@ -115,22 +116,26 @@ def _preference_misses(
 
 def _unplaced(p: Problem, chosen: IntArray) -> tuple[Unplaced, ...]:
     """Unplaced referrals with their reason and the nearest sites that would take them."""
-    unplaced = chosen < 0
-    if not unplaced.any():
+    referrals = np.flatnonzero(chosen < 0)
+    if referrals.size == 0:
         return ()
-    arcs = np.flatnonzero(unplaced[p.arc_referral])
+    order, start = p.arcs_by_referral
+    counts = start[referrals + 1] - start[referrals]
+    offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    arcs = order[np.repeat(start[referrals], counts) + offsets]
+    referral = np.repeat(referrals, counts)
     miles = np.nan_to_num(p.arc_miles[arcs], nan=np.inf)
-    order = arcs[np.lexsort((p.arc_site[arcs], p.arc_cost[arcs], miles, p.arc_referral[arcs]))]
-    referral = p.arc_referral[order]
-    first = np.r_[True, referral[1:] != referral[:-1]]
-    start = np.maximum.accumulate(np.where(first, np.arange(order.size), 0))
-    near = order[np.arange(order.size) - start < NEAREST]
+    ranked = np.lexsort((p.arc_site[arcs], p.arc_cost[arcs], miles, referral))
+    arcs, referral = arcs[ranked], referral[ranked]
+    first = np.r_[True, referral[1:] != referral[:-1]] if referral.size else np.zeros(0, bool)
+    group_start = np.maximum.accumulate(np.where(first, np.arange(referral.size), 0))
+    near = (np.arange(referral.size) - group_start) < NEAREST
     nearby: dict[int, list[NearbySite]] = {}
-    for r, s, m in zip(p.arc_referral[near].tolist(), p.arc_site[near].tolist(), p.arc_miles[near].tolist(),
+    for r, s, m in zip(referral[near].tolist(), p.arc_site[arcs[near]].tolist(), p.arc_miles[arcs[near]].tolist(),
                        strict=True):
         nearby.setdefault(r, []).append(NearbySite(p.site_ids[s], p.site_provider[s], round(m, 1)))
     out = []
-    for r in np.flatnonzero(unplaced).tolist():
+    for r in referrals.tolist():
         reason = p.referral_block[r]
         if reason is None:
             reason = UnplacedReason.ALL_IN_AREA_FULL if r in nearby else UnplacedReason.NO_ELIGIBLE_ARC

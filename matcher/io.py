@@ -245,7 +245,8 @@ def solution_to_dict(solution: Solution) -> dict[str, Any]:
         ],
         "unplaced": [
             {"referral": u.referral_id, "reason": u.reason.value, "side": u.side.value, "penalty": u.penalty,
-             "would_take": [{"site": n.site_id, "provider": n.provider_id, "miles": n.miles} for n in u.would_take]}
+             "would_take": [{"site": n.site_id, "provider": n.provider_id,
+                             "miles": None if math.isnan(n.miles) else n.miles} for n in u.would_take]}
             for u in s.unplaced
         ],
         "moved": [
@@ -277,7 +278,8 @@ def solution_from_dict(document: Mapping[str, Any]) -> Solution:
         ),
         unplaced=tuple(
             Unplaced(u["referral"], UnplacedReason(u["reason"]), u["penalty"],
-                     tuple(NearbySite(n["site"], n["provider"], n["miles"]) for n in u["would_take"]))
+                     tuple(NearbySite(n["site"], n["provider"], math.nan if n["miles"] is None else n["miles"])
+                           for n in u["would_take"]))
             for u in document["unplaced"]
         ),
         moved=tuple(

@@ -37,6 +37,7 @@ from placement.models import (
 from placement.snapshot import (
     MATCHABLE_STATUSES,
     EligibilityCheck,
+    HeldAssignment,
     Scope,
     Snapshot,
     load_snapshot,
@@ -225,7 +226,7 @@ def _write(
     status_updates: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
     unplaced_rows: list[dict[str, Any]] = []
-    withdrawn_sent: list[Assignment] = []
+    withdrawn_sent: list[HeldAssignment] = []
 
     def move_status(rid: str, to: ReferralStatus, reason: str) -> None:
         was = snapshot.referral_status[rid]

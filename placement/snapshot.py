@@ -13,9 +13,10 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from capacity.ledger import capacity_positions
 from capacity.models import Contract, ContractCounty, ContractSite
@@ -61,6 +62,18 @@ def split_pool_key(key: str) -> tuple[str, str]:
     return contract_id, site_id
 
 
+class HeldAssignment(NamedTuple):
+    """The columns of an active assignment a solve needs (no ORM objects for thousands of rows)."""
+
+    id: int
+    referral_id: str
+    provider_id: str
+    site_id: str
+    contract_id: str
+    units: int
+    status: AssignmentStatus
+
+
 @dataclass(frozen=True)
 class Scope:
     """Which referrals a solve covers: everything open, or one service in some counties."""
@@ -86,7 +99,7 @@ class Snapshot:
 
     data: MatchData
     on_date: dt.date
-    current: dict[str, Assignment]  # referral id -> its active (unaccepted) assignment
+    current: dict[str, HeldAssignment]  # referral id -> its active (unaccepted) assignment
     referral_status: dict[str, ReferralStatus]
     ineligible: dict[str, tuple[UnplacedReason, str]] = field(default_factory=dict)
     full_contracts: frozenset[str] = frozenset()
@@ -108,6 +121,7 @@ def load_snapshot(
     contract_stmt = (
         sa.select(Contract, Service.site_based)
         .join(Service, Service.key == Contract.service_key)
+        .options(selectinload(Contract.sites))
         .where(Contract.effective_start <= on_date,
                sa.or_(Contract.effective_end.is_(None), Contract.effective_end >= on_date),
                Service.offered_from <= on_date,
@@ -117,7 +131,10 @@ def load_snapshot(
         contract_stmt = contract_stmt.where(Contract.service_key == scope.service)
     contracts = {c.id: (c, site_based) for c, site_based in session.execute(contract_stmt)}
     counties: dict[str, set[str]] = defaultdict(set)
-    for contract_id, county in session.execute(sa.select(ContractCounty.contract_id, ContractCounty.county)):
+    county_stmt = sa.select(ContractCounty.contract_id, ContractCounty.county)
+    if scope.service:
+        county_stmt = county_stmt.join(Contract).where(Contract.service_key == scope.service)
+    for contract_id, county in session.execute(county_stmt):
         if contract_id in contracts:
             counties[contract_id].add(county)
     # Effective capacity and full flags from the ledger (latest reports in effect on the day).
@@ -144,8 +161,15 @@ def load_snapshot(
     # units are freed for it) and everyone else's (kept: not available to the solve).
     held_contract: dict[str, int] = defaultdict(int)
     held_site: dict[tuple[str, str], int] = defaultdict(int)
-    current: dict[str, Assignment] = {}
-    active = session.scalars(sa.select(Assignment).where(Assignment.status.in_(ACTIVE_ASSIGNMENT_STATUSES)))
+    current: dict[str, HeldAssignment] = {}
+    active_stmt = sa.select(
+        Assignment.id, Assignment.referral_id, Assignment.provider_id, Assignment.site_id, Assignment.contract_id,
+        Assignment.units, Assignment.status,
+    ).where(Assignment.status.in_(ACTIVE_ASSIGNMENT_STATUSES))
+    if scope.service:  # other services' assignments use other contracts: they cannot matter here
+        active_stmt = active_stmt.where(Assignment.contract_id.in_(
+            sa.select(Contract.id).where(Contract.service_key == scope.service)))
+    active = [HeldAssignment(*row) for row in session.execute(active_stmt)]
     locked: set[str] = set()
     for a in active:
         if a.referral_id in in_scope and a.status is not AssignmentStatus.ACCEPTED:
@@ -158,7 +182,8 @@ def load_snapshot(
     # An accepted referral is never moved by a re-solve, whatever its status says.
     rows = [(r, m) for r, m in rows if r.id not in locked]
 
-    providers = {p.id: p for p in session.scalars(sa.select(Provider).where(Provider.active))}
+    providers = {p.id: p for p in session.scalars(
+        sa.select(Provider).where(Provider.active).options(selectinload(Provider.sites)))}
     sites = {s.id: s for s in session.scalars(sa.select(ProviderSite))}
     pools: list[ContractPool] = []
     service_sites: list[ServiceSite] = []
@@ -203,9 +228,10 @@ def load_snapshot(
     ):
         exclusions[rid].add(pid)
     prior: dict[tuple[int, str], set[str]] = defaultdict(set)
-    for mid, pid, skey in session.execute(
-        sa.select(MemberPriorProvider.member_id, MemberPriorProvider.provider_id, MemberPriorProvider.service_key)
-    ):
+    prior_stmt = sa.select(MemberPriorProvider.member_id, MemberPriorProvider.provider_id,
+                           MemberPriorProvider.service_key).where(
+        MemberPriorProvider.member_id.in_(ref_stmt.with_only_columns(Referral.member_id).order_by(None)))
+    for mid, pid, skey in session.execute(prior_stmt):
         prior[(mid, skey)].add(pid)
 
     ineligible = eligibility(session, [r for r, _ in rows], on_date) if eligibility else {}

@@ -137,3 +137,25 @@ def test_resolve_accepts_a_plain_mapping_of_proposals() -> None:
                                           ContractPool("C-P-S2", "P-S2", "RESPITE", 1)])
     assert resolve(match, {"R1": "S2"}, workers=1).site_of("R1") == "S2"
     assert resolve(build_problem(match), {"R1": "S2"}, workers=1).site_of("R1") == "S2"
+
+
+def test_focused_resolve_equals_the_full_resolve_and_leaves_other_components_alone() -> None:
+    match = two_counties(20)
+    problem = build_problem(match)
+    first = solve(problem, workers=1)
+    changed = build_problem(report_full(match, "YA"))
+    full = resolve(changed, first, workers=1)
+    focused = resolve(changed, first, workers=1, focus_sites={"YA"})
+    validate(focused, with_current(changed, current_sites(first)))
+    assert (focused.placed, focused.objective) == (full.placed, full.objective)
+    assert {m.referral_id for m in focused.moved} == {m.referral_id for m in full.moved}
+
+
+def test_focus_on_an_unknown_site_is_a_problem_error() -> None:
+    import pytest
+
+    from matcher import ProblemError
+
+    problem = build_problem(two_counties())
+    with pytest.raises(ProblemError, match="focus site 'NOPE' is not in the problem"):
+        solve(problem, workers=1, focus_sites={"NOPE"})
