@@ -250,10 +250,29 @@ def _solve_flows(
         loads[k] += int(sizes[component])
     chunks = [np.flatnonzero(owner[label] == k) for k in range(workers)]
     chunks = [c for c in chunks if c.size]
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=len(chunks), mp_context=context) as pool:
-        futures = [pool.submit(solve_flow, *_part_args(args, arcs[c], label[c], component_units)) for c in chunks]
-        return np.concatenate([arcs[c][f.result()] for c, f in zip(chunks, futures, strict=True)])
+    if len(chunks) == 1:
+        return arcs[solve_flow(*_part_args(args, arcs, label, component_units))]
+    # Forked workers inherit the inputs (copy-on-write) instead of receiving millions of pickled
+    # arcs; the parent solves the first chunk meanwhile.
+    global _FORKED
+    _FORKED = [_part_args(args, arcs[c], label[c], component_units) for c in chunks]
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=len(chunks) - 1, mp_context=context) as pool:
+            futures = [pool.submit(_forked_flow, k) for k in range(1, len(chunks))]
+            used = [arcs[chunks[0]][solve_flow(*_FORKED[0])]]
+            used += [arcs[c][f.result()] for c, f in zip(chunks[1:], futures, strict=True)]
+    finally:
+        _FORKED = []
+    return np.concatenate(used)
+
+
+#: Inputs of the flow chunks, read by forked workers (set only while a pool runs).
+_FORKED: list[tuple[IntArray, ...]] = []
+
+
+def _forked_flow(k: int) -> IntArray:
+    return solve_flow(*_FORKED[k])
 
 
 def _part_args(

@@ -22,7 +22,7 @@ from capacity.services import STAFFING_CHANGE_MAX_LENGTH, RecordedReport, record
 from csmatch.models import Service
 from placement.models import Assignment, AssignmentStatus
 from providers.models import Provider
-from referrals.models import Referral
+from referrals.models import Referral, ReferralStatus
 from web import domain
 from web.charts import Series, step_chart
 from web.common import Page, PageRequest
@@ -61,10 +61,13 @@ class BoardRow:
 
 def overdue_by_provider(session: Session, as_of: dt.date) -> dict[str, tuple[int, int]]:
     """Per provider: (referrals sent and not answered in time, accepted ones with no weekly update)."""
+    # Driven from the referrals' status index: only SENT and ACCEPTED referrals have these clocks.
+    waiting = [AssignmentStatus.SENT, AssignmentStatus.ACCEPTED]
     stmt = (
         sa.select(Assignment.provider_id, Assignment.status, sa.func.count())
-        .join(Referral, Referral.id == Assignment.referral_id)
-        .where(Assignment.status.in_([AssignmentStatus.SENT, AssignmentStatus.ACCEPTED]), overdue_condition(as_of))
+        .select_from(Referral)
+        .join(Assignment, sa.and_(Assignment.referral_id == Referral.id, Assignment.status.in_(waiting)))
+        .where(Referral.status.in_([ReferralStatus.SENT, ReferralStatus.ACCEPTED]), overdue_condition(as_of))
         .group_by(Assignment.provider_id, Assignment.status)
     )
     found: dict[str, list[int]] = defaultdict(lambda: [0, 0])

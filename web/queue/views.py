@@ -36,7 +36,8 @@ def index() -> str:
     page = services.list_referrals(session, filters, page_req, today())
     audit("referral.list", "referral", "queue", filters=filters.as_dict(), page=page.page,
           referral_ids=[r.referral_id for r in page.items])
-    overdue = services.count_referrals(session, dataclasses.replace(filters, overdue=True), today())
+    overdue = page.total if filters.overdue else services.count_referrals(
+        session, dataclasses.replace(filters, overdue=True), today())
     return render_template(
         "queue/index.html", page=page, filters=filters, counts=services.status_counts(session, filters, today()),
         overdue=overdue,

@@ -118,8 +118,12 @@ def timeliness(session: Session, by: str, start: dt.date, end: dt.date, as_of: d
     return rows
 
 
-def _send_counts(session: Session, by: str, days: sa.CTE, start: dt.date, end: dt.date,
-                 as_of: dt.date) -> tuple[dict[str, tuple[int, int]], dict[str, int], dict[str, int]]:
+def _first_sent(*, with_provider: bool) -> sa.Subquery:
+    """Per referral, the first day it was sent to a provider (and that provider, when asked for:
+    a window function, dearer than the plain MIN)."""
+    if not with_provider:
+        return (sa.select(Assignment.referral_id, sa.func.min(Assignment.sent_on).label("sent_on"))
+                .where(Assignment.sent_on.is_not(None)).group_by(Assignment.referral_id).subquery("first_sent"))
     ranked = (
         sa.select(Assignment.referral_id, Assignment.provider_id, Assignment.sent_on,
                   sa.func.row_number().over(partition_by=Assignment.referral_id,
@@ -127,12 +131,17 @@ def _send_counts(session: Session, by: str, days: sa.CTE, start: dt.date, end: d
         .where(Assignment.sent_on.is_not(None))
         .subquery("ranked")
     )
-    first = sa.select(ranked).where(ranked.c.rn == 1).subquery("first_sent")
-    groups: dict[str, sa.SQLColumnExpression[Any]] = {
-        "month": days.c.month, "county": Member.county, "service": Referral.service_key,
-        "provider": sa.func.coalesce(first.c.provider_id, "(not sent)"),
-    }
-    group = groups[by]
+    return sa.select(ranked).where(ranked.c.rn == 1).subquery("first_sent")
+
+
+def _send_counts(session: Session, by: str, days: sa.CTE, start: dt.date, end: dt.date,
+                 as_of: dt.date) -> tuple[dict[str, tuple[int, int]], dict[str, int], dict[str, int]]:
+    first = _first_sent(with_provider=by == "provider")
+    group: sa.SQLColumnExpression[Any]
+    if by == "provider":
+        group = sa.func.coalesce(first.c.provider_id, "(not sent)")
+    else:
+        group = {"month": days.c.month, "county": Member.county, "service": Referral.service_key}[by]
     sent = first.c.sent_on.is_not(None)
     stmt: sa.Select[Any, Any, Any, Any, Any] = (
         sa.select(
@@ -145,12 +154,13 @@ def _send_counts(session: Session, by: str, days: sa.CTE, start: dt.date, end: d
                                          days.c.send_due >= as_of), 1), else_=0)),
         )
         .select_from(Referral)
-        .join(Member, Member.id == Referral.member_id)
         .join(days, days.c.day == Referral.received_date)
         .outerjoin(first, first.c.referral_id == Referral.id)
         .where(Referral.received_date.between(start, end))
         .group_by(group)
     )
+    if by == "county":  # members are joined only when grouping by county: 100,000 rows fewer to read
+        stmt = stmt.join(Member, Member.id == Referral.member_id)
     on_time, late_open, pending = {}, {}, {}
     for g, ok, sent_n, late_n, pending_n in session.execute(stmt):
         on_time[str(g)] = (int(ok or 0), int(sent_n or 0))
@@ -177,12 +187,14 @@ def _answer_counts(session: Session, by: str, days: sa.CTE, start: dt.date, end:
             sa.func.sum(sa.case((sa.and_(waiting, days.c.answer_due >= as_of), 1), else_=0)),
         )
         .select_from(Assignment)
-        .join(Referral, Referral.id == Assignment.referral_id)
-        .join(Member, Member.id == Referral.member_id)
         .join(days, days.c.day == Assignment.sent_on)
         .where(Assignment.sent_on.between(start, end))
         .group_by(group)
     )
+    if by in ("county", "service"):
+        stmt = stmt.join(Referral, Referral.id == Assignment.referral_id)
+    if by == "county":
+        stmt = stmt.join(Member, Member.id == Referral.member_id)
     on_time, late_open, pending = {}, {}, {}
     for g, ok, answered_n, late_n, pending_n in session.execute(stmt):
         on_time[str(g)] = (int(ok or 0), int(answered_n or 0))
