@@ -146,24 +146,19 @@ def _outcomes_query(period: Period) -> sa.Select[*tuple[Any, ...]]:
         .group_by(h.referral_id)
         .subquery("first_placed")
     )
+    # the placement: the latest current assignment, else the latest one (plain aggregates: a window
+    # function here makes SQLite rescan the subquery once per referral)
+    current_id = sa.case((Assignment.status.in_(_CURRENT), Assignment.id))
     assignments = (
-        sa.select(Assignment.referral_id, sa.func.min(Assignment.created_at).label("first_created"))
+        sa.select(
+            Assignment.referral_id, sa.func.min(Assignment.created_at).label("first_created"),
+            sa.func.coalesce(sa.func.max(current_id), sa.func.max(Assignment.id)).label("placement_id"),
+        )
         .where(Assignment.referral_id.in_(ids))
         .group_by(Assignment.referral_id)
         .subquery("assignment_summary")
     )
-    ranked = (
-        sa.select(
-            Assignment.referral_id, Assignment.provider_id, Assignment.site_id,
-            sa.func.row_number().over(
-                partition_by=Assignment.referral_id,
-                order_by=(sa.case((Assignment.status.in_(_CURRENT), 0), else_=1), Assignment.id.desc()),
-            ).label("rn"),
-        )
-        .where(Assignment.referral_id.in_(ids))
-        .subquery("ranked")
-    )
-    placement = sa.select(ranked).where(ranked.c.rn == 1).subquery("placement")
+    placement = aliased(Assignment, name="placement")
     unplaced = (
         sa.select(UnplacedReferral.referral_id)
         .where(UnplacedReferral.referral_id.in_(ids))
@@ -185,7 +180,7 @@ def _outcomes_query(period: Period) -> sa.Select[*tuple[Any, ...]]:
             sa.func.coalesce(Member.required_language, Member.spoken_languages[0].as_string()).label("language"),
             Member.latitude.label("member_lat"), Member.longitude.label("member_lon"),
             MemberDemographics.race_ethnicity, MemberDemographics.sex,
-            first_placed.c.placed_on, assignments.c.first_created, placement.c.provider_id,
+            first_placed.c.placed_on, assignments.c.first_created, placement.provider_id,
             ProviderSite.latitude.label("site_lat"), ProviderSite.longitude.label("site_lon"),
             stated.c.preferences, honoured.rank.label("placed_rank"),
             unplaced.c.referral_id.is_not(None).label("ever_unplaced"),
@@ -195,11 +190,11 @@ def _outcomes_query(period: Period) -> sa.Select[*tuple[Any, ...]]:
         .outerjoin(MemberDemographics, MemberDemographics.member_id == Member.id)
         .outerjoin(first_placed, first_placed.c.referral_id == Referral.id)
         .outerjoin(assignments, assignments.c.referral_id == Referral.id)
-        .outerjoin(placement, placement.c.referral_id == Referral.id)
-        .outerjoin(ProviderSite, ProviderSite.id == placement.c.site_id)
+        .outerjoin(placement, placement.id == assignments.c.placement_id)
+        .outerjoin(ProviderSite, ProviderSite.id == placement.site_id)
         .outerjoin(stated, stated.c.referral_id == Referral.id)
         .outerjoin(honoured, sa.and_(honoured.referral_id == Referral.id,
-                                     honoured.provider_id == placement.c.provider_id))
+                                     honoured.provider_id == placement.provider_id))
         .outerjoin(unplaced, unplaced.c.referral_id == Referral.id)
         .where(Referral.received_date.between(period.start, period.end))
     )

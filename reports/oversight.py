@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from capacity.ledger import capacity_state
 from capacity.models import Contract
@@ -289,19 +289,28 @@ def send_clocks(session: Session, period: Period, *, as_of: dt.date,
         .group_by(h.referral_id)
         .subquery("history")
     )
-    ranked = (
-        sa.select(Assignment.referral_id, Assignment.provider_id, Assignment.sent_on,
-                  sa.func.row_number().over(partition_by=Assignment.referral_id,
-                                            order_by=(Assignment.sent_on, Assignment.id)).label("rn"))
+    # the first sending: its day, then the lowest assignment id sent that day (aggregates, not a
+    # window function, which SQLite would rescan once per referral)
+    first_day = (
+        sa.select(Assignment.referral_id, sa.func.min(Assignment.sent_on).label("sent_on"))
         .where(Assignment.sent_on.is_not(None), Assignment.referral_id.in_(ids))
-        .subquery("ranked")
+        .group_by(Assignment.referral_id)
+        .subquery("first_day")
     )
-    first = sa.select(ranked).where(ranked.c.rn == 1).subquery("first_sent")
+    first_id = (
+        sa.select(Assignment.referral_id, sa.func.min(Assignment.id).label("id"))
+        .join(first_day, sa.and_(first_day.c.referral_id == Assignment.referral_id,
+                                 first_day.c.sent_on == Assignment.sent_on))
+        .group_by(Assignment.referral_id)
+        .subquery("first_id")
+    )
+    first = aliased(Assignment, name="first_sent")
     stmt = (
-        sa.select(Referral.id, Referral.received_date, Member.county, Referral.service_key, first.c.provider_id,
-                  first.c.sent_on, history.c.sent_on, history.c.discontinued_on)
+        sa.select(Referral.id, Referral.received_date, Member.county, Referral.service_key, first.provider_id,
+                  first.sent_on, history.c.sent_on, history.c.discontinued_on)
         .join(Member, Member.id == Referral.member_id)
-        .outerjoin(first, first.c.referral_id == Referral.id)
+        .outerjoin(first_id, first_id.c.referral_id == Referral.id)
+        .outerjoin(first, first.id == first_id.c.id)
         .outerjoin(history, history.c.referral_id == Referral.id)
         .where(Referral.received_date.between(period.start, period.end))
     )

@@ -59,8 +59,10 @@ class BoardRow:
         return self.overdue_answers + self.overdue_updates > 0
 
 
-def overdue_by_provider(session: Session, as_of: dt.date) -> dict[str, tuple[int, int]]:
-    """Per provider: (referrals sent and not answered in time, accepted ones with no weekly update)."""
+def overdue_by_provider(session: Session, as_of: dt.date, provider_id: str | None = None,
+                        ) -> dict[str, tuple[int, int]]:
+    """Per provider (or for one): (referrals sent and not answered in time, accepted ones with no
+    weekly update)."""
     # Driven from the referrals' status index: only SENT and ACCEPTED referrals have these clocks.
     waiting = [AssignmentStatus.SENT, AssignmentStatus.ACCEPTED]
     stmt = (
@@ -70,6 +72,8 @@ def overdue_by_provider(session: Session, as_of: dt.date) -> dict[str, tuple[int
         .where(Referral.status.in_([ReferralStatus.SENT, ReferralStatus.ACCEPTED]), overdue_condition(as_of))
         .group_by(Assignment.provider_id, Assignment.status)
     )
+    if provider_id is not None:
+        stmt = stmt.where(Assignment.provider_id == provider_id)
     found: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for provider_id, status, n in session.execute(stmt):
         found[provider_id][0 if status == AssignmentStatus.SENT else 1] += n
@@ -83,7 +87,7 @@ def board(session: Session, as_of: dt.date, *, county: str | None = None, servic
                                    effective_only=True, as_of=as_of)
     providers = dict(session.execute(sa.select(Provider.id, Provider.name)).tuples().all())
     catalogue = {k: (n, u) for k, n, u in session.execute(sa.select(Service.key, Service.name, Service.capacity_unit))}
-    overdue = overdue_by_provider(session, as_of)
+    overdue = overdue_by_provider(session, as_of, provider_id)
     rows = [
         BoardRow(
             provider_id=p.provider_id, provider_name=providers.get(p.provider_id, p.provider_id),

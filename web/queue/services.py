@@ -102,15 +102,14 @@ def visible_to_provider(provider_id: str, status: AssignmentStatus | None = None
     with ``status``, only those whose assignment to it is in that status.
 
     A proposal not yet sent is plan business; the provider learns of a referral when it is sent.
+    Uncorrelated (``IN``), so the database reads the provider's assignments once through their index
+    instead of probing them once per referral.
     """
-    clause = sa.exists().where(
-        Assignment.referral_id == Referral.id,
-        Assignment.provider_id == provider_id,
-        Assignment.sent_on.is_not(None),
-    )
+    sent = sa.select(Assignment.referral_id).where(Assignment.provider_id == provider_id,
+                                                   Assignment.sent_on.is_not(None))
     if status is not None:
-        clause = clause.where(Assignment.status == status)
-    return clause
+        sent = sent.where(Assignment.status == status)
+    return Referral.id.in_(sent)
 
 
 def _cutoff(calendar: HolidayCalendar, as_of: dt.date, n: int) -> dt.date:
