@@ -103,14 +103,14 @@ def generate(referrals: int, *, seed: int = 42, weighted: bool = False, sites: i
         expected_sites = max(1.0, n_sites * service.share * COUNTIES[county][2] / sum(weights))
         need = demand.get((service.key, county), 0) / expected_sites
         room = max(0, round(need * rng.uniform(0.6, 1.2)))
-        spoken = {"English"} | {x for x in languages[1:] if rng.random() < (0.5 if x == "Spanish" else 0.08)}
+        staff = {"English"} | {x for x in languages[1:] if rng.random() < (0.5 if x == "Spanish" else 0.08)}
         site_id = f"{provider}-S{i:05d}:{service.key}"
         contract_id = f"{provider}:{service.key}"
         site_list.append(ServiceSite(
             site_id, provider, service.key, counties, *jitter(county, 0.25), contract_id,
             site_based=service.site_based,
             service_radius_miles=rng.choice([25.0, 40.0, 60.0]) if service.site_based else None,
-            languages=frozenset(spoken),
+            languages=frozenset(staff),
             cultural_competencies=frozenset(x for x in CULTURES if rng.random() < 0.15),
             remaining_units=None if rng.random() < 0.3 else room,
             reported_full=rng.random() < 0.02,

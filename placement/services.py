@@ -22,9 +22,10 @@ from capacity.models import CapacityReport, CapacityReportKind, Contract, Contra
 from capacity.services import RecordedReport, record_capacity_report
 from csmatch.db import lock_for_update, utcnow
 from csmatch.models import record_audit
-from matcher import build_problem, solve, validate
+from matcher import ReferralDemand, build_problem, solve, validate
 from matcher.solution import Assignment as Placement
 from matcher.solution import Solution, Unplaced
+from matcher.weights import UNRANKED
 from placement.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
     Assignment,
@@ -93,9 +94,47 @@ def lock_contracts(session: Session, scope: Scope) -> list[str]:
     return list(session.scalars(lock_for_update(stmt, session)))
 
 
-def _reason_text(p: Placement) -> dict[str, Any]:
+def explain_placement(p: Placement, demand: ReferralDemand) -> list[str]:
+    """The placement in words a coordinator can read to the member (7003 closing note: disclose criteria).
+
+    Built from the cost terms the matcher chose by, in tier order.
+    """
+    t = p.terms
+    lines: list[str] = []
+    if demand.required_language:
+        lines.append(f"staff speak {demand.required_language}, which the member requires")
+    if demand.preferred_providers:
+        if t.preference < UNRANKED:
+            lines.append("the member's first choice" if t.preference == 0
+                         else f"the member's choice number {t.preference + 1}")
+        else:
+            lines.append("none of the member's chosen providers could take them (see below)")
+    if demand.prior_providers:
+        lines.append("continues with the member's current or previous provider" if t.continuity == 0
+                     else "the member's previous provider could not take them")
+    if demand.languages and demand.cultural_preferences:
+        lines.append({0: "staff share the member's language and meet their cultural preference",
+                      1: "staff share the member's language or meet their cultural preference, not both"}.get(
+                          t.fit, "staff share neither the member's language nor their cultural preference"))
+    elif demand.languages:
+        lines.append("staff share the member's language" if t.fit == 0 else "no staff share the member's language")
+    elif demand.cultural_preferences:
+        lines.append("meets the member's cultural preference" if t.fit == 0
+                     else "does not meet the member's cultural preference")
+    if t.travel:
+        standard = f" (standard {demand.max_travel_miles:.0f} mi)" if demand.max_travel_miles else ""
+        lines.append(f"about {t.travel} miles from home{standard}")
+    if demand.current_site is not None:
+        lines.append("kept its current provider" if t.stability == 0 else "moved from its previous proposal")
+    if demand.post_discharge:
+        lines.append("prioritised: post-discharge")
+    return lines or ["the only provider with room that meets every rule"]
+
+
+def _reason_text(p: Placement, demand: ReferralDemand) -> dict[str, Any]:
     return {
         "cost": p.cost,
+        "explanation": explain_placement(p, demand),
         "preference_misses": [
             {"provider_id": m.provider_id, "rank": m.rank, "reason": str(m.reason)} for m in p.preference_misses
         ],
@@ -239,6 +278,7 @@ def _write(
             was = step
         status_updates.append({"id": rid, "status": to, "updated_at": now})
 
+    demands = {d.referral_id: d for d in snapshot.data.referrals}
     for change in outcome.changes:
         rid = change.referral_id
         current = snapshot.current.get(rid)
@@ -254,7 +294,7 @@ def _write(
             new_rows.append({
                 "referral_id": rid, "provider_id": p.provider_id, "site_id": site_id, "contract_id": contract_id,
                 "units": p.units, "solver_run_id": run.id, "status": AssignmentStatus.PROPOSED,
-                "cost_terms": _terms(p), "reasons": _reason_text(p) | {"why": change.reason},
+                "cost_terms": _terms(p), "reasons": _reason_text(p, demands[rid]) | {"why": change.reason},
                 "created_by": actor, "created_at": now,
             })
             move_status(rid, ReferralStatus.PROPOSED, f"solver run {run.id}: {change.reason}")

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from flask import Flask, abort, g, redirect, request, session, url_for
+from werkzeug.wrappers import Response
 
 from accounts.models import PLAN_ROLES, Role, User
 from accounts.services import user_for_token
@@ -49,9 +50,28 @@ CSRF_HEADER = "X-CSRF-Token"
 _READ_ONLY_EXEMPT = frozenset({"auth.logout", "auth.login"})
 
 
+# No scripts, nothing from other hosts, no framing: the pages need none of it.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'none'; object-src 'none'; frame-ancestors 'none'; "
+                               "base-uri 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
 def init_app(app: Flask) -> None:
     app.before_request(_load_user)
     app.before_request(_protect)
+    app.after_request(_headers)
+
+
+def _headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if g.get("user") is not None:
+        response.headers.setdefault("Cache-Control", "no-store")  # member data stays out of shared caches
+    return response
 
 
 def is_api_request() -> bool:

@@ -130,3 +130,17 @@ def test_a_full_report_re_solves_only_that_providers_referrals(db_session: Sessi
     considered = {d.referral_id for d in outcome.resolve.snapshot.data.referrals}
     assert considered >= {r for r, p in before.items() if p == full}
     assert not considered & {r for r, p in before.items() if p != full}
+
+
+def test_each_assignment_explains_itself_in_words(db_session: Session) -> None:
+    provider = make_provider(db_session, staff_languages=["English", "Spanish"])
+    make_contract(db_session, provider, capacity=1)
+    member = make_member(db_session, spoken_languages=["Spanish"], required_language="Spanish")
+    make_referral(db_session, member, status=ReferralStatus.READY, preferences=(provider.id,))
+    run_solver(db_session, on_date=TODAY, actor="lead@plan.org", trigger=RunTrigger.MANUAL)
+    assignment = db_session.scalars(sa.select(Assignment)).one()
+    assert assignment.reasons["explanation"] == [
+        "staff speak Spanish, which the member requires",
+        "the member's first choice",
+        "staff share the member's language",
+    ]

@@ -135,3 +135,19 @@ def build_small_plan(s: Session) -> SmallPlan:
     r5 = make_referral(s, m4, id="R5", service="RECUPERATIVE_CARE", received_date=day("2026-12-28"))
     return SmallPlan(referrals={r.id: r for r in (r0, r1, r2, r3, r4, r5)},
                      assignments={"A1": a1, "A2": a2, "A3": a3})
+
+
+@pytest.fixture
+def re_referred(db_session: Session) -> Referral:
+    """RR: received 10-01 in Humboldt, prefers P2; sent to P1 10-02, declined 10-05; proposed to P2 10-06."""
+    s = db_session
+    p1 = make_provider(s, id="P1", county="Humboldt")
+    p2 = make_provider(s, id="P2", county="Humboldt")
+    c1, c2 = make_contract(s, p1, id="C1"), make_contract(s, p2, id="C2")
+    referral = make_referral(s, make_member(s), id="RR", received_date=dt.date(2026, 10, 1), preferences=("P2",),
+                             status=S.PROPOSED)
+    make_assignment(s, referral, c1, status=AssignmentStatus.DECLINED, created_at=at("2026-10-02"),
+                    sent_on=dt.date(2026, 10, 2), answered_on=dt.date(2026, 10, 5), decline_reason="OTHER",
+                    ended_at=at("2026-10-05"))
+    make_assignment(s, referral, c2, created_at=at("2026-10-06"))
+    return referral

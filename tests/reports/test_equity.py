@@ -81,6 +81,14 @@ def test_measures_on_the_small_plan(db_session: Session, small_plan: SmallPlan) 
     assert (within["referrals"], within["decided"], within["placed"]) == (2, 1, 0)
 
 
+def test_placement_is_the_current_assignment(db_session: Session, re_referred: Referral) -> None:
+    frame = referral_outcomes(db_session, Q4).set_index("referral_id")
+    rr = frame.loc["RR"]
+    # declined by P1, now proposed to P2, the member's first choice; placed since the first proposal
+    assert (rr["provider"], rr["preference_rank1"], rr["placed_on"], rr["days_to_placement"]) == (
+        "P2", True, dt.date(2026, 10, 2), 1)
+
+
 def test_unknown_dimension_is_refused(db_session: Session) -> None:
     with pytest.raises(ValueError, match="unknown dimension"):
         equity_report(db_session, Q4, dimensions=("religion",))

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from sqlalchemy.orm import Session
 
+from referrals.models import Referral
 from reports.common import Period
 from reports.oversight import (
     REFERRAL_COLUMNS,
@@ -113,6 +114,13 @@ def test_timeliness(db_session: Session, small_plan: SmallPlan) -> None:
     assert got == {("(not sent)",): [1, 0, 0], ("P1",): [3, 2, 3]}
     month = cells(frame[frame["dimension"] == "month"], ["group"], ["send_decided", "send_on_time", "send_pending"])
     assert month == {("2026-10",): [3, 1, 0], ("2026-11",): [1, 1, 0], ("2026-12",): [0, 0, 1]}
+
+
+def test_send_clock_belongs_to_the_first_provider_sent_to(db_session: Session, re_referred: Referral) -> None:
+    frame = timeliness(db_session, Q4, as_of=AS_OF, dimensions=("provider",))
+    got = cells(frame, ["group"], ["send_on_time", "send_median_days", "answer_decided", "answer_late"])
+    # sent to P1 one business day after receipt; P1 answered after 1 (10-02 Fri -> 10-05 Mon)
+    assert got == {("P1",): [1, 1.0, 1, 0]}
 
 
 def test_timeliness_clock_still_running_is_pending(db_session: Session, small_plan: SmallPlan) -> None:

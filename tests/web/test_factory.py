@@ -59,6 +59,22 @@ def test_static_css_is_served_locally(client) -> None:
         assert response.status_code == 200 and b"--accent" in response.data
 
 
+def test_security_headers(client, auth, world) -> None:
+    anonymous = client.get("/auth/login")
+    assert "script-src 'none'" in anonymous.headers["Content-Security-Policy"]
+    assert anonymous.headers["X-Frame-Options"] == "DENY"
+    assert "Cache-Control" not in anonymous.headers
+    auth.as_role("coordinator")
+    assert client.get("/queue/").headers["Cache-Control"] == "no-store"
+
+
+def test_pages_use_no_inline_styles_or_scripts(client, auth, world) -> None:
+    auth.as_role("coordinator")
+    for path in ("/queue/", "/capacity/", f"/queue/proposals/{world.run.id}"):
+        html = client.get(path).text
+        assert "<script" not in html and ' style="' not in html, path
+
+
 def test_pages_load_nothing_from_other_hosts(client, auth, world) -> None:
     auth.as_role("coordinator")
     for path in ("/queue/", "/capacity/", "/reports/timeliness"):
