@@ -28,7 +28,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from csmatch.db import lock_for_update
+from csmatch.db import lock_for_update, utcnow
 from csmatch.models import record_audit
 from referrals.models import Referral, ReferralStatus, ReferralStatusChange
 
@@ -192,6 +192,34 @@ def _lock_status(session: Session, referral: Referral) -> ReferralStatus:
     return ReferralStatus(status) if status is not None else referral.status
 
 
+def _release_assignment(
+    session: Session, referral_id: str, to_status: ReferralStatus, code: str | None, on_date: dt.date
+) -> None:
+    """A discontinued referral ends its assignment and a declined one closes it, freeing the units.
+
+    Committed units are derived from active assignments, so this is what gives the provider its
+    room back, whichever way (CLI, portal, CS-RTF) the referral was closed.
+    """
+    from placement.models import Assignment, AssignmentStatus
+
+    closing: tuple[AssignmentStatus, ...]
+    if to_status is S.DISCONTINUED:
+        closing = (AssignmentStatus.PROPOSED, AssignmentStatus.SENT, AssignmentStatus.ACCEPTED)
+        new_status = AssignmentStatus.ENDED
+    elif to_status is S.DECLINED:
+        closing, new_status = (AssignmentStatus.SENT,), AssignmentStatus.DECLINED
+    else:
+        return
+    for assignment in session.scalars(
+        sa.select(Assignment).where(Assignment.referral_id == referral_id, Assignment.status.in_(closing))
+    ):
+        assignment.status = new_status
+        assignment.ended_at = utcnow()
+        if to_status is S.DECLINED:
+            assignment.decline_reason = code
+            assignment.answered_on = on_date
+
+
 def _check_reason(
     referral: Referral,
     from_status: ReferralStatus,
@@ -294,6 +322,7 @@ def transition(
     )
     referral.history.append(change)
     referral.status = to_status
+    _release_assignment(session, referral.id, to_status, code, on_date)
     session.flush()
     record_audit(
         session,

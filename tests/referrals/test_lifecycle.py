@@ -249,3 +249,24 @@ def test_a_stale_object_is_judged_by_the_stored_status(db_session: Session) -> N
     assert referral.status is S.SENT
     with pytest.raises(IllegalTransition, match="cannot go from ACCEPTED to DECLINED"):
         transition(db_session, referral, S.DECLINED, actor="provider", on_date=ON, reason_code="AT_CAPACITY")
+
+
+def test_discontinuing_ends_the_assignment_and_frees_its_units(db_session: Session) -> None:
+    """Committed units come from active assignments: closing the referral must give the room back."""
+    from capacity.ledger import committed_units
+    from placement.models import Assignment, AssignmentStatus
+    from referrals.lifecycle import transition
+    from tests.factories import make_contract, make_member, make_provider, make_referral
+
+    provider = make_provider(db_session)
+    contract = make_contract(db_session, provider, capacity=3)
+    referral = make_referral(db_session, make_member(db_session), status=ReferralStatus.ACCEPTED,
+                             received_date=dt.date(2026, 11, 2))
+    db_session.add(Assignment(referral_id=referral.id, provider_id=provider.id, site_id=f"{provider.id}-S1",
+                              contract_id=contract.id, units=2, status=AssignmentStatus.ACCEPTED))
+    db_session.flush()
+    assert committed_units(db_session, contract.id) == 2
+    transition(db_session, referral, ReferralStatus.DISCONTINUED, actor="lead@plan.org",
+               on_date=dt.date(2026, 11, 20), reason_code="02")
+    assert committed_units(db_session, contract.id) == 0
+    assert db_session.scalars(sa.select(Assignment.status)).one() is AssignmentStatus.ENDED
