@@ -37,7 +37,7 @@ NAVIGATION: list[tuple[str, str, frozenset[Role]]] = [
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(csrf_token=csrf_token, args_with=args_with)
     app.jinja_env.filters.update(date=_format_date, datetime=_format_datetime, days=days_label,
-                                 explain=explain, reason_text=reason_text)
+                                 explain=explain, reason_text=reason_text, reasons=reasons)
     app.context_processor(_context)
 
 
@@ -93,3 +93,16 @@ def explain(details: Any) -> Markup:
         for k, v in details.items() if v not in ([], {}, None, "")
     )
     return Markup(f'<ul class="explain">{items}</ul>')
+
+
+def reasons(details: Any) -> Markup:
+    """An assignment's reasons: the placement's sentences first (``explanation``), the rest folded."""
+    if not isinstance(details, dict) or not details.get("explanation"):
+        return explain(details)
+    sentences = details["explanation"]
+    if isinstance(sentences, str):
+        sentences = [sentences]
+    items = "".join(f"<li>{escape(str(s))}</li>" for s in sentences)
+    rest = {k: v for k, v in details.items() if k != "explanation"}
+    folded = f"<details><summary>details</summary>{explain(rest)}</details>" if rest else ""
+    return Markup(f'<ul class="explain">{items}</ul>{folded}')

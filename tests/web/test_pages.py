@@ -37,3 +37,12 @@ def test_portal_pages_render(client, auth, world: World) -> None:
     for path in ("/portal/", "/portal/capacity", f"/portal/referrals/{world.sent_a.id}"):
         response = client.get(path)
         assert response.status_code == 200, (path, response.text[:800])
+
+
+def test_assignment_reasons_show_the_placement_sentences_first(client, auth, db_session, world: World) -> None:
+    world.assignment_a.reasons = {"explanation": ["Closest provider with room <2 mi>."], "cost": 12}
+    db_session.flush()
+    auth.as_role("coordinator")
+    html = client.get(f"/queue/proposals/{world.run.id}").text
+    assert "<li>Closest provider with room &lt;2 mi&gt;.</li>" in html
+    assert "<summary>details</summary>" in html

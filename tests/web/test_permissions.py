@@ -177,6 +177,16 @@ def test_provider_lists_leak_nothing_of_other_organisations(client, auth, db_ses
     assert {r["provider_id"] for r in reports["items"]} <= {own.id}
 
 
+def test_portal_referral_page_hides_the_solver_reasoning(client, auth, db_session: Session, world: World) -> None:
+    world.assignment_a.reasons = {"explanation": ["Birch was full"], "preference_misses": [
+        {"provider_id": world.provider_b.id, "rank": 1, "reason": "FULL"}]}
+    db_session.flush()
+    _sign_in("provider_own", auth, db_session, world)
+    html = client.get(f"/portal/referrals/{world.sent_a.id}").text
+    assert world.sent_a.id in html
+    assert "Birch was full" not in html and world.provider_b.id not in html and "/runs/" not in html
+
+
 def test_provider_referral_detail_hides_plan_history(client, auth, db_session: Session, world: World) -> None:
     user = _sign_in("provider_own", auth, db_session, world)
     headers = {"Authorization": f"Bearer {issue_token(db_session, user)[1]}"}
