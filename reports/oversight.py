@@ -89,7 +89,11 @@ def _months_cte(period: Period) -> sa.CTE:
 
 
 def _held_units(session: Session, period: Period, by: str) -> pd.DataFrame:
-    """Units held and members served per month × service × county/provider, one GROUP BY."""
+    """Units held and members served per month × service × county/provider, one GROUP BY.
+
+    Each assignment's span (first day held, day it stopped, day accepted) is computed once in a
+    materialized CTE, then joined to the months it overlaps.
+    """
     dialect = session.get_bind().dialect.name
     months = _months_cte(period)
     a = Assignment
@@ -100,24 +104,35 @@ def _held_units(session: Session, period: Period, by: str) -> pd.DataFrame:
         (sa.and_(a.status == AssignmentStatus.DECLINED, a.answered_on.is_not(None)), a.answered_on),
         else_=start,
     )
-    snap = months.c.last_day
-    held = sa.and_(start <= snap, sa.or_(end.is_(None), end > snap))
-    accepted_by = sa.and_(a.status.in_(_ACCEPTED), a.answered_on.is_not(None))
-    served = sa.and_(accepted_by, a.answered_on <= snap, sa.or_(end.is_(None), end > months.c.first_day))
     key = Member.county if by == "county" else a.provider_id
-    stmt = (
+    spans = (
         sa.select(
-            months.c.month, Contract.service_key, key.label("key"),
-            sa.func.sum(sa.case((held, a.units), else_=0)),
-            sa.func.sum(sa.case((sa.and_(held, accepted_by, a.answered_on <= snap), a.units), else_=0)),
-            sa.func.count(sa.distinct(sa.case((served, Referral.member_id)))),
+            Contract.service_key.label("service"), key.label("key"), Referral.member_id, a.units,
+            start.label("start_day"), end.label("end_day"),
+            sa.case((a.status.in_(_ACCEPTED), a.answered_on)).label("accepted_on"),
         )
-        .select_from(a)
         .join(Contract, Contract.id == a.contract_id)
         .join(Referral, Referral.id == a.referral_id)
         .join(Member, Member.id == Referral.member_id)
-        .join(months, sa.and_(start <= months.c.last_day, sa.or_(end.is_(None), end >= months.c.first_day)))
-        .group_by(months.c.month, Contract.service_key, key)
+        .where(start <= period.end, sa.or_(end.is_(None), end >= period.start))
+        .cte("spans")
+        .prefix_with("MATERIALIZED")  # SQLite would otherwise recompute every span once per month
+    )
+    snap = months.c.last_day
+    held = sa.or_(spans.c.end_day.is_(None), spans.c.end_day > snap)
+    accepted = sa.and_(spans.c.accepted_on.is_not(None), spans.c.accepted_on <= snap)
+    served = sa.and_(accepted, sa.or_(spans.c.end_day.is_(None), spans.c.end_day > months.c.first_day))
+    stmt = (
+        sa.select(
+            months.c.month, spans.c.service, spans.c.key,
+            sa.func.sum(sa.case((held, spans.c.units), else_=0)),
+            sa.func.sum(sa.case((sa.and_(held, accepted), spans.c.units), else_=0)),
+            sa.func.count(sa.distinct(sa.case((served, spans.c.member_id)))),
+        )
+        .select_from(spans)
+        .join(months, sa.and_(spans.c.start_day <= snap,
+                              sa.or_(spans.c.end_day.is_(None), spans.c.end_day >= months.c.first_day)))
+        .group_by(months.c.month, spans.c.service, spans.c.key)
     )
     columns = ["month", "service", "key", "units_committed", "units_accepted", "members_served"]
     frame = read_frame(session, stmt, columns)
