@@ -528,3 +528,69 @@ def report_capacity(
             session, contract_id, on_date=reported_date, actor=actor, trigger_ref=f"report {recorded.report.id}",
         )
     return CapacityChangeOutcome(recorded=recorded, resolve=resolve)
+
+
+def override_assignment(
+    session: Session,
+    assignment_id: int,
+    *,
+    contract_id: str,
+    site_id: str | None,
+    reason: str,
+    actor: str,
+    on_date: dt.date,
+) -> Assignment:
+    """The lead replaces one proposal with another provider, with a written reason.
+
+    An override is a human decision, but not one above the rules: the new provider must pass every
+    hard rule (service, area, travel standard, required language, exclusions, eligibility) and
+    have room, checked under the contract lock exactly as the solver's placements are.
+
+    :raise PlacementError: no reason given, the assignment is not a proposal, the contract or site
+        is unknown or does not deliver the referral's service, a hard rule fails, or no room.
+    """
+    from matcher.validate import rule_violation
+
+    if not reason.strip():
+        raise PlacementError(f"assignment {assignment_id!r}: an override needs a written reason")
+    old = _get_assignment(session, assignment_id)
+    if old.status is not AssignmentStatus.PROPOSED:
+        raise PlacementError(f"assignment {assignment_id!r} is {old.status.value}; only a proposal can be overridden")
+    contract = session.get(Contract, contract_id)
+    referral = old.referral
+    if contract is None or contract.service_key != referral.service_key:
+        raise PlacementError(f"contract {contract_id!r} does not deliver {referral.service_key} "
+                             f"(referral {referral.id!r})")
+    scope = Scope(service=referral.service_key, referral_ids=frozenset({referral.id}))
+    lock_contracts(session, Scope(service=referral.service_key))
+    snapshot = load_snapshot(session, on_date, scope=scope, eligibility=_default_eligibility())
+    (demand,) = snapshot.data.referrals
+    pools = [s for s in snapshot.data.sites if s.contract_id == contract_id
+             and (site_id is None or s.site_id.endswith(f"@{site_id}"))]
+    if not pools:
+        raise PlacementError(f"contract {contract_id!r} is not in force on {on_date} or has no site {site_id!r}")
+    site = pools[0]
+    violation = rule_violation(demand, site)
+    if violation is not None:
+        raise PlacementError(f"referral {referral.id!r} cannot go to {site.provider_id!r}: {violation}")
+    pool = next(c for c in snapshot.data.contracts if c.contract_id == contract_id)
+    room = pool.remaining_units if site.remaining_units is None else min(pool.remaining_units, site.remaining_units)
+    if site.reported_full or room < referral.units_needed:
+        raise PlacementError(f"provider {site.provider_id!r} has {0 if site.reported_full else room} open units "
+                             f"under contract {contract_id!r}; referral {referral.id!r} needs {referral.units_needed}")
+    old.status = AssignmentStatus.SUPERSEDED
+    old.ended_at = utcnow()
+    session.flush()
+    _, chosen_site = split_pool_key(site.site_id)
+    new = Assignment(
+        referral_id=referral.id, provider_id=site.provider_id, site_id=chosen_site, contract_id=contract_id,
+        units=referral.units_needed, solver_run_id=old.solver_run_id, status=AssignmentStatus.PROPOSED,
+        override_reason=reason, created_by=actor, cost_terms={},
+        reasons={"override": reason, "replaces": old.provider_id, "explanation": [f"chosen by {actor}: {reason}"]},
+    )
+    session.add(new)
+    session.flush()
+    record_audit(session, actor=actor, action="assignment.override", entity_type="assignment", entity_id=new.id,
+                 details={"referral": referral.id, "from": old.provider_id, "to": site.provider_id,
+                          "reason": reason})
+    return new

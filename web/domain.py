@@ -43,16 +43,9 @@ def accept_proposal(session: Session, run_id: int, *, actor: str, as_of: dt.date
 
 def override(session: Session, assignment_id: int, *, contract_id: str, site_id: str | None, reason: str,
              actor: str, as_of: dt.date) -> Assignment:
-    """Replace one proposed assignment with the lead's choice, keeping the written reason.
-
-    TODO(lead): placement.services has no override yet; wire ``override_assignment`` here.
-    """
-    function = getattr(placement, "override_assignment", None)
-    if function is None:
-        raise ServiceUnavailable("overriding an assignment needs placement.services.override_assignment")
-    result: Assignment = function(session, assignment_id, contract_id=contract_id, site_id=site_id,
-                                  reason=reason, actor=actor, on_date=as_of)
-    return result
+    """Replace one proposed assignment with the lead's choice, keeping the written reason."""
+    return placement.override_assignment(session, assignment_id, contract_id=contract_id, site_id=site_id,
+                                         reason=reason, actor=actor, on_date=as_of)
 
 
 def provider_accept(session: Session, assignment_id: int, *, actor: str, as_of: dt.date) -> Assignment:

@@ -144,3 +144,30 @@ def test_each_assignment_explains_itself_in_words(db_session: Session) -> None:
         "the member's first choice",
         "staff share the member's language",
     ]
+
+
+def test_an_override_needs_a_reason_and_still_obeys_the_rules(db_session: Session) -> None:
+    import pytest
+
+    from placement.services import PlacementError, override_assignment
+
+    _plan(db_session, capacities=(1, 1), referrals=1)
+    far = make_contract(db_session, make_provider(db_session, county="Sonoma"), capacity=3, counties=("Sonoma",))
+    run_solver(db_session, on_date=TODAY, actor="lead@plan.org", trigger=RunTrigger.MANUAL)
+    proposal = db_session.scalars(sa.select(Assignment)).one()
+    other = proposal.contract_id
+    with pytest.raises(PlacementError, match="written reason"):
+        override_assignment(db_session, proposal.id, contract_id=other, site_id=None, reason=" ",
+                            actor="lead@plan.org", on_date=TODAY)
+    with pytest.raises(PlacementError, match="service area"):
+        override_assignment(db_session, proposal.id, contract_id=far.id, site_id=None, reason="member asked",
+                            actor="lead@plan.org", on_date=TODAY)
+    from capacity.models import Contract
+
+    humboldt = db_session.scalars(sa.select(Contract.id).where(
+        Contract.id.not_in([proposal.contract_id, far.id]))).all()
+    new = override_assignment(db_session, proposal.id, contract_id=humboldt[0], site_id=None,
+                              reason="member's sister works there", actor="lead@plan.org", on_date=TODAY)
+    assert new.status is AssignmentStatus.PROPOSED and new.override_reason == "member's sister works there"
+    db_session.refresh(proposal)
+    assert proposal.status is AssignmentStatus.SUPERSEDED

@@ -52,11 +52,11 @@ def test_override_needs_a_written_reason(client, auth, db_session: Session, worl
     assert response.status_code == 302 and "reason (at least 10 characters)" in _flash(client)
 
 
-def test_override_says_when_the_service_is_missing(client, auth, db_session: Session, world: World) -> None:
+def test_override_is_refused_for_a_referral_already_sent(client, auth, db_session: Session, world: World) -> None:
     auth.as_role("coordinator")
     response = _post(client, auth, f"/queue/assignments/{world.assignment_a.id}/override",
                      contract_id=world.contract_b.id, reason="the member asked for Birch")
-    assert response.status_code == 503 and "override_assignment" in response.text
+    assert response.status_code == 302 and "only a proposal can be overridden" in _flash(client)
 
 
 def test_provider_accepts_in_the_portal(client, auth, db_session: Session, world: World) -> None:

@@ -298,12 +298,16 @@ def test_500_unexpected_error(app, client, db_session: Session, monkeypatch: pyt
     assert "disk on fire" not in body["detail"]
 
 
-def test_503_service_missing(client, db_session: Session, world: World) -> None:
-    # placement.services has no override yet: the API says so instead of failing.
-    response = client.post(f"/api/v1/assignments/{_proposed(db_session, world).id}/override",
+def test_override_replaces_a_proposal(client, db_session: Session, world: World) -> None:
+    proposal = _proposed(db_session, world)
+    response = client.post(f"/api/v1/assignments/{proposal.id}/override",
                            headers=bearer(db_session, "coordinator"),
                            json={"contract_id": world.contract_b.id, "reason": "member asked for Birch"})
-    assert_problem(response, 503, kind="unavailable")
+    assert response.status_code in (200, 201), response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["provider_id"] == world.contract_b.provider_id
+    db_session.expire_all()
+    assert db_session.get(Assignment, proposal.id).status is AssignmentStatus.SUPERSEDED  # type: ignore[union-attr]
 
 
 def _proposed(db_session: Session, world: World) -> Assignment:
