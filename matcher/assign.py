@@ -49,6 +49,7 @@ class _Data:
     site_left: IntArray  # per local site (NO_LIMIT: none of its own)
     site_contract: IntArray  # per local site: local contract or -1
     contract_left: IntArray
+    rank: IntArray  # per class arc: the greedy tries lower ranks first, then cheaper arcs
 
 
 def _greedy(d: _Data, x: IntArray, y: IntArray) -> None:
@@ -70,7 +71,7 @@ def _greedy(d: _Data, x: IntArray, y: IntArray) -> None:
         waiting = int(c.level_size[level] - y[level])
         k = int(c.level_class[level])
         arcs = np.arange(arcs_of_class[k], arcs_of_class[k + 1])
-        for j in arcs[np.argsort(d.cost[arcs], kind="stable")].tolist():
+        for j in arcs[np.lexsort((d.cost[arcs], d.rank[arcs]))].tolist():
             if waiting == 0:
                 break
             s, u = int(d.site[j]), int(d.units[j])
@@ -92,11 +93,14 @@ def _greedy(d: _Data, x: IntArray, y: IntArray) -> None:
 def solve_assignment(
     arc_referral: IntArray, arc_site: IntArray, arc_cost: IntArray, arc_units: IntArray, penalty: IntArray,
     site_left: IntArray, site_contract: IntArray, contract_left: IntArray, *, time_limit: float, workers: int,
+    hint_rank: IntArray | None = None,
 ) -> AssignmentResult:
     """Place the referrals of these arcs with CP-SAT: most placed, then least cost.
 
     ``bound`` is a lower bound on the objective among plans placing as many as this one; when
     phase 1 was not proven, ``placed_bound`` says how many more a plan might place.
+    ``hint_rank`` (per arc, lower first) orders the greedy warm start, which otherwise takes
+    each member's cheapest arc with room.
     """
     # Data
     key = arc_cost * (int(arc_units.max(initial=0)) + 1) + arc_units
@@ -106,8 +110,9 @@ def solve_assignment(
     contracts, contract_local = np.unique(contracts_of_sites[contracts_of_sites >= 0], return_inverse=True)
     local_contract = np.full(sites.size, -1, dtype=np.int64)
     local_contract[contracts_of_sites >= 0] = contract_local
+    rank = np.zeros(arc_cost.size, np.int64) if hint_rank is None else np.asarray(hint_rank, dtype=np.int64)
     d = _Data(c, site_local, arc_cost[c.order][c.class_arcs], arc_units[c.order][c.class_arcs], site_left[sites],
-              local_contract, contract_left[contracts])
+              local_contract, contract_left[contracts], rank[c.order][c.class_arcs])
     hint_x = np.zeros(c.class_arcs.size, dtype=np.int64)
     hint_y = np.zeros(c.level_size.size, dtype=np.int64)
     _greedy(d, hint_x, hint_y)

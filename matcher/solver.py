@@ -30,12 +30,16 @@ from matcher.explain import explain
 from matcher.flow import solve_flow
 from matcher.problem import NO_LIMIT, BoolArray, IntArray, Problem
 from matcher.reasons import SolveStatus
+from matcher.relax import solve_relaxed, uniform_units
 from matcher.solution import Solution
 
 __all__ = ["solve"]
 
 #: Flow parts with more arcs than this are split across worker processes.
 PARALLEL_ARCS = 400_000
+#: Weighted components with at most this many referrals get exact CP-SAT; larger ones the LP
+#: relaxation with rounding and repair (:mod:`matcher.relax`).
+EXACT_REFERRALS = 300
 
 
 @dataclass(frozen=True, eq=False)
@@ -181,6 +185,8 @@ def solve(
         used = _solve_flows(p, res, flow_arcs, flow_label, low, workers)
         chosen[p.arc_referral[used]] = used
     mixed = np.flatnonzero(~uniform & has_arcs)
+    relaxed = False
+    exact_referrals = EXACT_REFERRALS
     if mixed.size:
         mixed_arcs = usable[~uniform[label]]
         mixed_label = label[~uniform[label]]
@@ -193,10 +199,14 @@ def solve(
             part_arcs = mixed_arcs[bounds[i]:bounds[i + 1]]
             budget = remaining_time * part_arcs.size / max(remaining_arcs, 1)
             t0 = time.perf_counter()
-            part = solve_assignment(
-                p.arc_referral[part_arcs], p.arc_site[part_arcs], p.arc_cost[part_arcs], p.arc_units[part_arcs],
-                p.referral_penalty, res.site_left, p.site_contract, res.contract_left,
-                time_limit=budget, workers=workers)
+            args = (p.arc_referral[part_arcs], p.arc_site[part_arcs], p.arc_cost[part_arcs], p.arc_units[part_arcs],
+                    p.referral_penalty, res.site_left, p.site_contract, res.contract_left)
+            n_part = np.unique(args[0]).size
+            if n_part > exact_referrals and uniform_units(args[0], args[3]):
+                part = solve_relaxed(*args, time_limit=budget, workers=workers, current_site=p.referral_current)
+                relaxed = True
+            else:
+                part = solve_assignment(*args, time_limit=budget, workers=workers)
             remaining_time = max(0.0, remaining_time - (time.perf_counter() - t0))
             remaining_arcs -= part_arcs.size
             used = part_arcs[part.chosen]
@@ -204,7 +214,8 @@ def solve(
             optimal &= part.optimal
             placed_gap += part.placed_bound - int(part.chosen.size)
             bound_gap += part.objective - part.bound
-    solver = " + ".join(name for name, used in (("min-cost flow", flow_arcs.size), ("CP-SAT", mixed.size)) if used)
+    solver = " + ".join(name for name, used in (("min-cost flow", flow_arcs.size), ("CP-SAT", mixed.size),
+                                                ("LP rounding", relaxed)) if used)
     return explain(
         p, chosen, res,
         status=SolveStatus.OPTIMAL if optimal else SolveStatus.FEASIBLE,

@@ -266,13 +266,13 @@ def _write(
     history: list[dict[str, Any]] = []
     unplaced_rows: list[dict[str, Any]] = []
     withdrawn_sent: list[HeldAssignment] = []
+    re_referred: list[tuple[str, str, str | None]] = []  # referral, new provider, provider it left
 
     def move_status(rid: str, to: ReferralStatus, reason: str) -> None:
         was = snapshot.referral_status[rid]
         if was is to:
             return
-        path = [to] if to in TRANSITIONS[was] else [ReferralStatus.READY, to]
-        for step in path:
+        for step in status_path(was, to):
             history.append({"referral_id": rid, "from_status": was, "to_status": step, "on_date": on_date,
                             "at": now, "actor": actor, "reason": reason, "reason_code": None})
             was = step
@@ -291,13 +291,23 @@ def _write(
         if rid in placed:
             p = placed[rid]
             contract_id, site_id = split_pool_key(p.site_id)
+            # 7003 VI.C.3.c: a referral a provider declined, or that a full provider held, is
+            # re-referred at once: sent to the newly chosen provider, which gets a notification.
+            re_referral = snapshot.referral_status[rid] is ReferralStatus.DECLINED or (
+                current is not None and current.status is AssignmentStatus.SENT)
             new_rows.append({
                 "referral_id": rid, "provider_id": p.provider_id, "site_id": site_id, "contract_id": contract_id,
-                "units": p.units, "solver_run_id": run.id, "status": AssignmentStatus.PROPOSED,
+                "units": p.units, "solver_run_id": run.id,
+                "status": AssignmentStatus.SENT if re_referral else AssignmentStatus.PROPOSED,
+                "sent_on": on_date if re_referral else None,
                 "cost_terms": _terms(p), "reasons": _reason_text(p, demands[rid]) | {"why": change.reason},
                 "created_by": actor, "created_at": now,
             })
-            move_status(rid, ReferralStatus.PROPOSED, f"solver run {run.id}: {change.reason}")
+            if re_referral:
+                re_referred.append((rid, p.provider_id, current.provider_id if current else None))
+                move_status(rid, ReferralStatus.SENT, f"solver run {run.id}: re-referred: {change.reason}")
+            else:
+                move_status(rid, ReferralStatus.PROPOSED, f"solver run {run.id}: {change.reason}")
         else:
             u = unplaced[rid]
             unplaced_rows.append({"referral_id": rid, "solver_run_id": run.id, "reason": str(u.reason),
@@ -328,17 +338,18 @@ def _write(
             new_rows,
         )
         new_ids = {rid: aid for aid, rid in result}
-    # Outbox: a provider that had the referral in hand hears it is withdrawn; the new provider
-    # hears of it when the coordinator sends it (send_assignments), or at once on a re-referral.
-    notes: list[dict[str, Any]] = []
-    for old in withdrawn_sent:
-        notes.append({"provider_id": old.provider_id, "referral_id": old.referral_id, "assignment_id": old.id,
-                      "kind": "WITHDRAWN", "payload": {"run": run.id}, "created_at": now})
-        if old.referral_id in placed:
-            p = placed[old.referral_id]
-            notes.append({"provider_id": p.provider_id, "referral_id": old.referral_id,
-                          "assignment_id": new_ids.get(old.referral_id), "kind": "RE_REFERRAL",
-                          "payload": {"run": run.id, "from_provider": old.provider_id}, "created_at": now})
+    # Outbox: a provider that had the referral in hand hears it is withdrawn; a re-referral's new
+    # provider hears of it at once; other proposals reach providers when the lead sends them.
+    notes: list[dict[str, Any]] = [
+        {"provider_id": old.provider_id, "referral_id": old.referral_id, "assignment_id": old.id,
+         "kind": "WITHDRAWN", "payload": {"run": run.id}, "created_at": now}
+        for old in withdrawn_sent
+    ]
+    notes.extend(
+        {"provider_id": provider_id, "referral_id": rid, "assignment_id": new_ids.get(rid), "kind": "RE_REFERRAL",
+         "payload": {"run": run.id, "from_provider": left, "sent_on": on_date.isoformat()}, "created_at": now}
+        for rid, provider_id, left in re_referred
+    )
     if notes:
         session.execute(sa.insert(Notification), notes)
     record_audit(session, actor=actor, action="solver.run", entity_type="solver_run", entity_id=run.id,
@@ -349,6 +360,21 @@ def _write(
     for obj in list(session.identity_map.values()):
         if isinstance(obj, (Assignment, Referral, UnplacedReferral)):
             session.expire(obj)
+
+
+def status_path(start: ReferralStatus, goal: ReferralStatus) -> list[ReferralStatus]:
+    """The shortest legal walk through the life cycle (e.g. DECLINED -> PROPOSED -> SENT)."""
+    frontier: list[list[ReferralStatus]] = [[start]]
+    seen = {start}
+    while frontier:
+        path = frontier.pop(0)
+        for step in sorted(TRANSITIONS[path[-1]]):
+            if step is goal:
+                return path[1:] + [step]
+            if step not in seen:
+                seen.add(step)
+                frontier.append(path + [step])
+    raise PlacementError(f"no legal path from {start.value} to {goal.value}")
 
 
 def _chunks(items: list[str], size: int = 5000) -> list[list[str]]:

@@ -89,9 +89,12 @@ def test_decline_at_full_capacity_re_solves_and_never_moves_an_accepted_referral
     db_session.refresh(first)
     assert first.status is AssignmentStatus.ACCEPTED  # never moved
     new = active_assignment(db_session, second.referral_id)
-    assert new is not None and new.provider_id != crowded  # re-referred elsewhere
-    kinds = {n.kind for n in db_session.scalars(sa.select(Notification))}
-    assert "RE_REFERRAL" in kinds or new.status is AssignmentStatus.PROPOSED
+    assert new is not None and new.provider_id != crowded  # re-referred elsewhere, and sent at once
+    assert new.status is AssignmentStatus.SENT and new.sent_on == TODAY
+    notice = db_session.scalars(sa.select(Notification).where(Notification.kind == "RE_REFERRAL")).one()
+    assert (notice.provider_id, notice.referral_id, notice.assignment_id) == (new.provider_id, new.referral_id, new.id)
+    steps = [c.to_status for c in db_session.get(Referral, second.referral_id).history]  # type: ignore[union-attr]
+    assert steps[-3:] == [ReferralStatus.DECLINED, ReferralStatus.PROPOSED, ReferralStatus.SENT]
 
 
 def test_demographics_do_not_change_the_answer(db_session: Session) -> None:

@@ -1,10 +1,8 @@
-"""Where demographics may be read (7003 VI.B.4), every CSV column documented, and the examples run."""
+"""Where demographics may be read (7003 VI.B.4), and every CSV column documented in docs/reports.md."""
 
 from __future__ import annotations
 
 import ast
-import doctest
-import importlib
 import re
 from pathlib import Path
 
@@ -73,8 +71,3 @@ def _documented(section: str) -> list[str]:
 def test_every_csv_column_is_documented(section: str, columns: tuple[str, ...]) -> None:
     assert _documented(section) == list(columns)
 
-
-@pytest.mark.parametrize("module", ["reports.common", "reports.equity", "reports.fourfifths"])
-def test_docstring_examples(module: str) -> None:
-    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0
