@@ -23,6 +23,7 @@ from capacity.services import RecordedReport, record_capacity_report
 from csmatch.db import lock_for_update, utcnow
 from csmatch.models import record_audit
 from matcher import ReferralDemand, build_problem, solve, validate
+from matcher.reasons import UnplacedReason
 from matcher.solution import Assignment as Placement
 from matcher.solution import Solution, Unplaced
 from matcher.weights import UNRANKED
@@ -147,14 +148,32 @@ def _terms(p: Placement) -> dict[str, Any]:
             "stability": t.stability}
 
 
-def _unplaced_detail(u: Unplaced) -> dict[str, Any]:
-    return {
+def _unplaced_detail(u: Unplaced, waitlists: dict[str, str]) -> dict[str, Any]:
+    """The gap report's row; ``waitlist_at`` only where a full provider has the plan's consent."""
+    detail: dict[str, Any] = {
         "reason": str(u.reason),
         "side": str(u.side),
         "description": u.reason.description,
         "nearest": [{"provider_id": n.provider_id, "site": n.site_id, "miles": round(n.miles, 1)}
                     for n in u.would_take],
     }
+    if u.reason is UnplacedReason.ALL_IN_AREA_FULL:
+        # 7003 VI.E.5: no waitlists, except at a provider with the plan's recorded consent. The
+        # referral stays unplaced (a network gap) and escalated either way.
+        consenting = [n for n in u.would_take if split_pool_key(n.site_id)[0] in waitlists]
+        if consenting:
+            nearest = consenting[0]
+            detail["waitlist_at"] = {"provider_id": nearest.provider_id,
+                                     "contract_id": split_pool_key(nearest.site_id)[0]}
+    return detail
+
+
+def waitlist_contracts(session: Session, on_date: dt.date) -> dict[str, str]:
+    """Contracts that may keep a waitlist on ``on_date`` (recorded plan consent), by id."""
+    rows = session.execute(sa.select(Contract.id, Contract.provider_id).where(
+        Contract.waitlist_consent.is_(True),
+        sa.or_(Contract.waitlist_consent_date.is_(None), Contract.waitlist_consent_date <= on_date)))
+    return {contract_id: provider_id for contract_id, provider_id in rows}
 
 
 def run_solver(
@@ -279,6 +298,7 @@ def _write(
         status_updates.append({"id": rid, "status": to, "updated_at": now})
 
     demands = {d.referral_id: d for d in snapshot.data.referrals}
+    waitlists = waitlist_contracts(session, on_date)
     for change in outcome.changes:
         rid = change.referral_id
         current = snapshot.current.get(rid)
@@ -311,7 +331,7 @@ def _write(
         else:
             u = unplaced[rid]
             unplaced_rows.append({"referral_id": rid, "solver_run_id": run.id, "reason": str(u.reason),
-                                  "detail": _unplaced_detail(u), "created_at": now})
+                                  "detail": _unplaced_detail(u, waitlists), "created_at": now})
             move_status(rid, ReferralStatus.UNPLACED, f"solver run {run.id}: {u.reason.description}")
 
     # Earlier unplaced records of the referrals in this solve are superseded by this run's answer.

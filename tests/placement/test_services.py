@@ -174,3 +174,21 @@ def test_an_override_needs_a_reason_and_still_obeys_the_rules(db_session: Sessio
     assert new.status is AssignmentStatus.PROPOSED and new.override_reason == "member's sister works there"
     db_session.refresh(proposal)
     assert proposal.status is AssignmentStatus.SUPERSEDED
+
+
+def test_nobody_waits_at_a_full_provider_without_the_plans_consent(db_session: Session) -> None:
+    """7003 VI.E.5: unplaced, escalated; a waitlist only where the plan recorded consent."""
+    from capacity.models import Contract
+
+    _plan(db_session, capacities=(1,), referrals=3)
+    run_solver(db_session, on_date=TODAY, actor="lead@plan.org", trigger=RunTrigger.MANUAL)
+    details = [u.detail for u in db_session.scalars(sa.select(UnplacedReferral))]
+    assert len(details) == 2 and all("waitlist_at" not in d for d in details)
+    contract = db_session.scalars(sa.select(Contract)).one()
+    contract.waitlist_consent, contract.waitlist_consent_date = True, dt.date(2026, 11, 1)
+    db_session.flush()
+    run_solver(db_session, on_date=TODAY, actor="lead@plan.org", trigger=RunTrigger.MANUAL)
+    open_rows = db_session.scalars(sa.select(UnplacedReferral).where(UnplacedReferral.resolved_at.is_(None))).all()
+    assert len(open_rows) == 2
+    assert all(u.detail["waitlist_at"]["contract_id"] == contract.id for u in open_rows)
+    assert all(u.reason == "ALL_IN_AREA_FULL" for u in open_rows)
