@@ -321,6 +321,9 @@ def _lagrangian_bound(
         cost, _, unplaced = net.solve(arc_pu, scale * (mu_int + level_penalty) // lu)
         exact, g, s = value(mu_int, cost, unplaced)
         best = max(best, exact)
+        import os
+        if os.environ.get("DEBUG_BOUND"):
+            print(f"      mu {mu_int} lo {lo} hi {hi} g {g:.6g} s {s:.3f} est {estimate:.6g} best {best}")
         if s == 0:
             break
         if s > 0:
