@@ -59,9 +59,11 @@ def measure(method: str, size: int, seed: int, weighted: bool, time_limit: float
     out: dict[str, Any] = {"method": method, "size": size, "weighted": weighted}
     started = time.perf_counter()
     if method == "build":
-        problem = build_problem(data)
+        built = build_problem(data)
         out["wall"] = time.perf_counter() - started
-        out |= {"arcs": problem.n_arcs, "sites": problem.n_sites}
+        out |= {"arcs": built.n_arcs, "sites": built.n_sites}
+    elif problem is None:
+        raise AssertionError(f"method {method!r} needs a built problem")
     elif method in ("csmatch", "csmatch-1"):
         solution = solve(problem, time_limit=time_limit, workers=1 if method == "csmatch-1" else workers)
         out["wall"] = time.perf_counter() - started

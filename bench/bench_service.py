@@ -8,7 +8,10 @@ roster files loaded with the real importer:
   (the nightly rebalance) on the same database.
 - ``nightly``: ``rebalance`` over 250,000 referrals, first run (places everyone) and a second,
   stable run (target <= 120 s each, peak memory < 4 GB).
-- ``pages``: every dashboard page and API list with 100,000 referrals (target < 500 ms each).
+- ``pages``: every dashboard page and API list with 100,000 referrals (target < 500 ms each): after
+  the first solve, a week of work (part of the proposal sent, answered, updated; a few declines and
+  capacity reports), then every argument-less GET route and the pages with an id or a filter (the
+  busiest county, provider, run and referral) as plan staff, and the portal as a provider user.
 
 Run: ``.venv/bin/python -m bench.bench_service [--resolve-referrals 20000] [--nightly-referrals 250000]
 [--page-referrals 100000] [--database sqlite|postgresql] [--only resolve,nightly,pages]``
@@ -148,37 +151,211 @@ def measure_nightly(url: str, referrals: int, workdir: Path) -> dict[str, Any]:
             "peak_mb": _peak_mb()}
 
 
-def measure_pages(url: str, referrals: int, workdir: Path) -> dict[str, Any]:
+# The pages step's week: the first proposal was made on AS_OF (a Friday); the lead sends part of it
+# that day and on the next business days, providers answer and send weekly updates, a few decline,
+# and some report capacity. The pages are read on PAGES_TODAY, with clocks of every kind running,
+# due and overdue.
+PAGES_TODAY = dt.date(2026, 12, 1)
+SEND_DAYS = (AS_OF, dt.date(2026, 11, 23), dt.date(2026, 11, 24), dt.date(2026, 11, 30))
+
+
+def _work_the_week(url: str) -> dict[str, int]:
+    """Send, answer and update in bulk (the rows the life-cycle services write: statuses, dates, one
+    history row per step); declines and capacity reports go through the services (they re-solve)."""
+    import sqlalchemy as sa
     from sqlalchemy.orm import Session
 
+    from capacity.models import CapacityReportKind, Contract
+    from csmatch.db import make_engine
+    from placement.models import Assignment, AssignmentStatus
+    from placement.services import decline_assignment, report_capacity
+    from referrals.lifecycle import PROVIDER_UPDATE, DeclineReason
+    from referrals.models import Referral, ReferralStatus, ReferralStatusChange
+
+    engine = make_engine(url)
+    counts = {"sent": 0, "accepted": 0, "updates": 0, "declined": 0, "reports": 0}
+    with Session(engine) as session:
+        proposed = session.execute(
+            sa.select(Assignment.id, Assignment.referral_id).where(Assignment.status == AssignmentStatus.PROPOSED)
+            .order_by(Assignment.id)
+        ).all()
+        # 60% of the proposal is sent over four days; 60% of what was sent before the last day is accepted on
+        # the next business day; half of those get a weekly update on 2026-11-30.
+        history: list[dict[str, Any]] = []
+        sent_on: dict[str, dt.date] = {}
+        assignment_of: dict[str, int] = {}
+        for i, (aid, rid) in enumerate(proposed):
+            if i % 10 < 6:
+                day = SEND_DAYS[i % 10 % 4]
+                sent_on[rid] = day
+                assignment_of[rid] = aid
+        for day in SEND_DAYS:
+            ids = [assignment_of[r] for r, d in sent_on.items() if d == day]
+            rids = [r for r, d in sent_on.items() if d == day]
+            for chunk in range(0, len(ids), 5000):
+                session.execute(sa.update(Assignment).where(Assignment.id.in_(ids[chunk:chunk + 5000]))
+                                .values(status=AssignmentStatus.SENT, sent_on=day))
+                session.execute(sa.update(Referral).where(Referral.id.in_(rids[chunk:chunk + 5000]))
+                                .values(status=ReferralStatus.SENT))
+            history += [{"referral_id": r, "from_status": ReferralStatus.PROPOSED, "to_status": ReferralStatus.SENT,
+                         "on_date": day, "actor": "bench", "reason": "sent", "reason_code": None} for r in rids]
+        next_day = dict(zip(SEND_DAYS[:-1], SEND_DAYS[1:], strict=True))
+        accepted = [r for i, (r, d) in enumerate(sent_on.items()) if d in next_day and i % 5 < 3]
+        for day in SEND_DAYS[:-1]:
+            rids = [r for r in accepted if sent_on[r] == day]
+            answered = next_day[day]
+            for chunk in range(0, len(rids), 5000):
+                part = rids[chunk:chunk + 5000]
+                session.execute(sa.update(Assignment).where(Assignment.id.in_([assignment_of[r] for r in part]))
+                                .values(status=AssignmentStatus.ACCEPTED, answered_on=answered))
+                session.execute(sa.update(Referral).where(Referral.id.in_(part)).values(status=ReferralStatus.ACCEPTED))
+            history += [{"referral_id": r, "from_status": ReferralStatus.SENT, "to_status": ReferralStatus.ACCEPTED,
+                         "on_date": answered, "actor": "bench", "reason": "", "reason_code": None} for r in rids]
+        updated = accepted[::2]
+        history += [{"referral_id": r, "from_status": ReferralStatus.ACCEPTED, "to_status": ReferralStatus.ACCEPTED,
+                     "on_date": SEND_DAYS[-1], "actor": "bench", "reason": "weekly update",
+                     "reason_code": PROVIDER_UPDATE} for r in updated]
+        session.execute(sa.insert(ReferralStatusChange), history)
+        session.commit()
+        counts.update(sent=len(sent_on), accepted=len(accepted), updates=len(updated))
+        # Providers decline a few (a re-referral each) and report capacity (a re-solve for each change).
+        still_sent = [r for r, d in sent_on.items() if d == SEND_DAYS[-1]][:5]
+        for rid in still_sent:
+            decline_assignment(session, assignment_of[rid], reason_code=DeclineReason.OTHER.value, actor="bench",
+                               on_date=PAGES_TODAY, reason="member moved out of the area")
+            session.commit()
+            counts["declined"] += 1
+        busiest = list(session.scalars(
+            sa.select(Assignment.contract_id).where(Assignment.status == AssignmentStatus.SENT)
+            .group_by(Assignment.contract_id).order_by(sa.func.count().desc(), Assignment.contract_id).limit(30)
+        ))
+        for i, contract_id in enumerate(busiest):
+            contract = session.get(Contract, contract_id)
+            assert contract is not None
+            if i < 3:
+                report_capacity(session, contract_id, CapacityReportKind.FULL, PAGES_TODAY, PAGES_TODAY, "bench")
+            elif i < 6:
+                report_capacity(session, contract_id, CapacityReportKind.NEW_CAPACITY, SEND_DAYS[-1], PAGES_TODAY,
+                                "bench", new_capacity=contract.contracted_capacity + 5)
+            else:
+                report_capacity(session, contract_id, CapacityReportKind.STAFFING_CHANGE, SEND_DAYS[i % 4],
+                                SEND_DAYS[i % 4], "bench", staffing_change="a case manager left")
+            session.commit()
+            counts["reports"] += 1
+    engine.dispose()
+    return counts
+
+
+def _page_ids(url: str) -> dict[str, str]:
+    """Real ids for the pages with an argument: the busiest of each kind (the dearest page)."""
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    from capacity.models import ContractCounty
+    from csmatch.db import make_engine
+    from placement.models import Assignment, AssignmentStatus, SolverRun
+    from referrals.models import ReferralStatusChange
+
+    engine = make_engine(url)
+    with Session(engine) as session:
+        county = session.scalar(sa.select(ContractCounty.county).group_by(ContractCounty.county)
+                                .order_by(sa.func.count().desc(), ContractCounty.county).limit(1))
+        provider = session.scalar(sa.select(Assignment.provider_id).group_by(Assignment.provider_id)
+                                  .order_by(sa.func.count().desc(), Assignment.provider_id).limit(1))
+        sent_provider = session.scalar(
+            sa.select(Assignment.provider_id).where(Assignment.status == AssignmentStatus.SENT)
+            .group_by(Assignment.provider_id).order_by(sa.func.count().desc(), Assignment.provider_id).limit(1))
+        referral = session.scalar(sa.select(ReferralStatusChange.referral_id).group_by(ReferralStatusChange.referral_id)
+                                  .order_by(sa.func.count().desc(), ReferralStatusChange.referral_id).limit(1))
+        portal_referral = session.scalar(
+            sa.select(Assignment.referral_id).where(Assignment.provider_id == sent_provider,
+                                                    Assignment.sent_on.is_not(None))
+            .order_by(Assignment.id).limit(1))
+        run = session.scalar(sa.select(Assignment.solver_run_id).where(Assignment.solver_run_id.is_not(None))
+                             .group_by(Assignment.solver_run_id).order_by(sa.func.count().desc()).limit(1))
+        last_run = session.scalar(sa.select(sa.func.max(SolverRun.id)))
+        assignment = session.scalar(sa.select(Assignment.id).where(Assignment.referral_id == referral)
+                                    .order_by(Assignment.id.desc()).limit(1))
+    engine.dispose()
+    return {"county": str(county), "provider": str(provider), "sent_provider": str(sent_provider),
+            "referral": str(referral), "portal_referral": str(portal_referral), "run": str(run),
+            "last_run": str(last_run), "assignment": str(assignment)}
+
+
+def _argument_pages(ids: dict[str, str]) -> list[str]:
+    """Pages with an argument or a filter, as plan staff (the portal's are in :func:`_portal_pages`)."""
+    return [
+        "/queue/?overdue=1", f"/queue/?county={ids['county']}", "/queue/?status=SENT&overdue=1",
+        "/queue/?page=1000", f"/queue/referrals/{ids['referral']}", f"/queue/proposals/{ids['run']}",
+        f"/queue/proposals/{ids['last_run']}", f"/runs/{ids['run']}", f"/runs/{ids['last_run']}",
+        f"/providers/{ids['provider']}", f"/providers/?county={ids['county']}",
+        f"/capacity/?county={ids['county']}", f"/capacity/changes?county={ids['county']}",
+        f"/capacity/changes?provider={ids['provider']}", "/reports/timeliness?by=county",
+        "/reports/timeliness?by=service", "/reports/timeliness?by=provider", f"/reports/gaps?county={ids['county']}",
+        "/reports/gaps?page=100", "/api/v1/referrals?overdue=1", f"/api/v1/referrals/{ids['referral']}",
+        f"/api/v1/providers/{ids['provider']}", f"/api/v1/runs/{ids['run']}",
+        f"/api/v1/assignments?provider={ids['provider']}", f"/api/v1/assignments/{ids['assignment']}",
+        f"/api/v1/capacity/positions?county={ids['county']}",
+    ]
+
+
+def _portal_pages(ids: dict[str, str]) -> list[str]:
+    return ["/portal/", "/portal/?show=all", "/portal/?overdue=1", "/portal/capacity",
+            f"/portal/referrals/{ids['portal_referral']}", "/api/v1/referrals"]
+
+
+def time_pages(url: str, repeats: int = 3) -> dict[str, Any]:
+    """Sign in as plan staff (admin) and as the busiest provider's intake worker, GET every page
+    ``repeats`` times; return per page its status and median milliseconds."""
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    from accounts.models import User
     from accounts.services import create_user
     from csmatch.db import make_engine
     from web import create_app
 
-    prep = _prepare(url, referrals, workdir)
+    ids = _page_ids(url)
     engine = make_engine(url)
     with Session(engine) as session:
-        create_user(session, "bench@plan.org", "admin", password="bench-password-123")
+        for email, role, provider_id in (("bench@plan.org", "admin", None),
+                                         ("intake@provider.org", "provider", ids["sent_provider"])):
+            if session.scalar(sa.select(User.id).where(User.email == email)) is None:
+                create_user(session, email, role, password="bench-password-123", provider_id=provider_id)
         session.commit()
     engine.dispose()
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": True, "WTF_CSRF_ENABLED": False})
-    client = app.test_client()
-    pages = [rule.rule for rule in app.url_map.iter_rules()
-             if "GET" in (rule.methods or set()) and not rule.arguments and not rule.rule.startswith("/static")]
-    login = client.get("/auth/login")
-    token = _csrf(login.get_data(as_text=True))
-    client.post("/auth/login", data={"email": "bench@plan.org", "password": "bench-password-123", "csrf_token": token})
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": True, "WTF_CSRF_ENABLED": False,
+                      "TODAY": PAGES_TODAY})
+    plain = [rule.rule for rule in app.url_map.iter_rules()
+             if "GET" in (rule.methods or set()) and not rule.arguments and not rule.rule.startswith("/static")
+             and not rule.rule.startswith("/portal")]
     results: dict[str, Any] = {}
-    for page in sorted(pages):
-        times = []
-        status = 0
-        for _ in range(3):
-            t = time.perf_counter()
-            response = client.get(page)
-            times.append(time.perf_counter() - t)
-            status = response.status_code
-        results[page] = {"status": status, "median_ms": round(statistics.median(times) * 1000, 1)}
-    return {"referrals": referrals, "prepare": prep, "pages": results, "peak_mb": _peak_mb()}
+    for email, pages in (("bench@plan.org", sorted(plain) + _argument_pages(ids)),
+                         ("intake@provider.org", _portal_pages(ids))):
+        client = app.test_client()
+        token = _csrf(client.get("/auth/login").get_data(as_text=True))
+        client.post("/auth/login", data={"email": email, "password": "bench-password-123", "csrf_token": token})
+        for page in pages:
+            times = []
+            status = 0
+            for _ in range(repeats):
+                t = time.perf_counter()
+                response = client.get(page)
+                times.append(time.perf_counter() - t)
+                status = response.status_code
+            key = page if email.startswith("bench") or page.startswith("/portal") else f"{page} (provider)"
+            results[key] = {"status": status, "median_ms": round(statistics.median(times) * 1000, 1),
+                            "max_ms": round(max(times) * 1000, 1)}
+    app.extensions["csmatch.engine"].dispose()
+    return {"ids": ids, "pages": results, "load_avg": os.getloadavg()}
+
+
+def measure_pages(url: str, referrals: int, workdir: Path) -> dict[str, Any]:
+    prep = _prepare(url, referrals, workdir)
+    t = time.perf_counter()
+    week = _work_the_week(url)
+    prep["week_s"] = time.perf_counter() - t
+    return {"referrals": referrals, "prepare": prep, "week": week, **time_pages(url), "peak_mb": _peak_mb()}
 
 
 def _csrf(html: str) -> str:
@@ -244,9 +421,11 @@ def main(argv: list[str] | None = None) -> None:
                   f"(target 4096 MB); {r['summary']}; stages {r['stages']}")
         else:
             worst = max(result["pages"].items(), key=lambda kv: kv[1]["median_ms"])
+            print(f"   the week: {result['week']}; ids: {result['ids']}")
             for page, v in result["pages"].items():
-                print(f"   {page:45s} {v['status']} {v['median_ms']:8.1f} ms")
-            print(f"   slowest: {worst[0]} {worst[1]['median_ms']} ms (target 500 ms)")
+                print(f"   {page:60s} {v['status']} {v['median_ms']:8.1f} ms (max {v['max_ms']:.1f})")
+            print(f"   slowest: {worst[0]} {worst[1]['median_ms']} ms (target 500 ms); "
+                  f"load average {' '.join(f'{x:.1f}' for x in result['load_avg'])}")
         print(f"   peak memory of the measuring process: {result['peak_mb']:.0f} MB", flush=True)
     out = Path("bench/results")
     out.mkdir(parents=True, exist_ok=True)

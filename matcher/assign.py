@@ -93,14 +93,15 @@ def _greedy(d: _Data, x: IntArray, y: IntArray) -> None:
 def solve_assignment(
     arc_referral: IntArray, arc_site: IntArray, arc_cost: IntArray, arc_units: IntArray, penalty: IntArray,
     site_left: IntArray, site_contract: IntArray, contract_left: IntArray, *, time_limit: float, workers: int,
-    hint_rank: IntArray | None = None,
+    hint_rank: IntArray | None = None, start: IntArray | None = None,
 ) -> AssignmentResult:
     """Place the referrals of these arcs with CP-SAT: most placed, then least cost.
 
     ``bound`` is a lower bound on the objective among plans placing as many as this one; when
     phase 1 was not proven, ``placed_bound`` says how many more a plan might place.
     ``hint_rank`` (per arc, lower first) orders the greedy warm start, which otherwise takes
-    each member's cheapest arc with room.
+    each member's cheapest arc with room. ``start`` (arc positions of a feasible plan, at most
+    one per referral) is the warm start instead, filled up greedily.
     """
     # Data
     key = arc_cost * (int(arc_units.max(initial=0)) + 1) + arc_units
@@ -113,8 +114,11 @@ def solve_assignment(
     rank = np.zeros(arc_cost.size, np.int64) if hint_rank is None else np.asarray(hint_rank, dtype=np.int64)
     d = _Data(c, site_local, arc_cost[c.order][c.class_arcs], arc_units[c.order][c.class_arcs], site_left[sites],
               local_contract, contract_left[contracts], rank[c.order][c.class_arcs])
-    hint_x = np.zeros(c.class_arcs.size, dtype=np.int64)
-    hint_y = np.zeros(c.level_size.size, dtype=np.int64)
+    if start is None:
+        hint_x = np.zeros(c.class_arcs.size, dtype=np.int64)
+        hint_y = np.zeros(c.level_size.size, dtype=np.int64)
+    else:
+        hint_x, hint_y = c.counts(start)
     _greedy(d, hint_x, hint_y)
     # Model / Variables: x[class arc] members sent along it, y[level] members placed.
     model = cp_model.CpModel()

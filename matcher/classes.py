@@ -84,6 +84,22 @@ class Classes:
     def n_classes(self) -> int:
         return int(self.class_size.size)
 
+    def class_arc_of(self) -> IntArray:
+        """Per sorted arc position: the class arc it stands for (same site, same place in the list)."""
+        member = np.repeat(np.arange(self.members.size), np.diff(np.r_[self.first_arc, self.order.size]))
+        offset = np.arange(self.order.size) - self.first_arc[member]
+        return np.asarray(np.searchsorted(self.class_of_arc, self.member_class[member]) + offset)
+
+    def counts(self, used: IntArray) -> tuple[IntArray, IntArray]:
+        """A plan by arc positions (into the original arcs) as counts: per class arc, per level."""
+        where = np.empty(self.order.size, dtype=np.int64)
+        where[self.order] = np.arange(self.order.size)
+        sorted_pos = where[used]
+        member = np.searchsorted(self.first_arc, sorted_pos, side="right") - 1
+        x = np.bincount(self.class_arc_of()[sorted_pos], minlength=self.class_arcs.size).astype(np.int64)
+        y = np.bincount(self.member_level[member], minlength=self.level_size.size).astype(np.int64)
+        return x, y
+
     def split(self, unplaced: IntArray, to_site: IntArray) -> IntArray:
         """Hand counts back to members; return positions (into the original arcs) of arcs used.
 

@@ -214,9 +214,7 @@ def solve_relaxed(
     if repair.size:
         # Warm start: the member's current site, then the arcs the relaxation used for its class.
         used = np.zeros(arc_referral.size, dtype=bool)
-        member_of = np.repeat(np.arange(c.members.size), np.diff(np.r_[c.first_arc, c.order.size]))
-        offset = np.arange(c.order.size) - c.first_arc[member_of]
-        class_arc_of = np.searchsorted(c.class_of_arc, c.member_class[member_of]) + offset
+        class_arc_of = c.class_arc_of()
         used[c.order] = flow[class_arc_of] % units[class_arc_of] > 0
         hint = np.where(used[repair], 1, 2)
         if current_site is not None:

@@ -1,7 +1,8 @@
 """Server-rendered inline SVG charts: no JavaScript, nothing to download, prints as it shows.
 
-Two shapes are enough for the dashboard: step lines over dates (capacity over time) and vertical
-bars with labels (shares by month, aging of open referrals). Labels are escaped; the SVG carries a
+Three shapes are enough for the dashboard: step lines over dates (capacity over time), vertical
+bars with labels (shares by month, aging of open referrals; optionally a threshold line), and bars
+grouped side by side (referrals per month by event, utilization per service by month). Labels are escaped; the SVG carries a
 ``<title>`` and ``role="img"`` so screen readers announce it.
 """
 
@@ -108,13 +109,17 @@ def step_chart(series: Sequence[Series], *, title: str, width: int = 760, height
 
 def bar_chart(bars: Sequence[tuple[str, float | None]], *, title: str, width: int = 760, height: int = 220,
               value_format: str = "{:.0f}", top: float | None = None,
-              highlight: Sequence[bool] | None = None) -> Markup:
+              highlight: Sequence[bool] | None = None, reference: tuple[float, str] | None = None) -> Markup:
     """Vertical bars with their labels under them and values above them; None draws "no data".
+
+    ``reference`` ``(value, label)`` draws a dashed horizontal line across the bars at ``value``
+    (a threshold, such as four fifths of the best group's rate).
 
     >>> "<rect" in bar_chart([("Jan", 0.8), ("Feb", None)], title="Share", value_format="{:.0%}", top=1)
     True
     """
-    top = top or _nice_max(max((v for _, v in bars if v is not None), default=0))
+    top = top or _nice_max(max([v for _, v in bars if v is not None] + ([reference[0]] if reference else []),
+                               default=0))
     plot_w = width - _PAD_LEFT - _PAD_RIGHT
     plot_h = height - _PAD_TOP - _PAD_BOTTOM
     axis_format = "{:.0%}" if "%" in value_format else "{:.0f}"
@@ -136,4 +141,57 @@ def bar_chart(bars: Sequence[tuple[str, float | None]], *, title: str, width: in
         body.append(f'<text x="{bx + bar_w / 2:.1f}" y="{by - 3:.1f}" text-anchor="middle">'
                     f"{escape(value_format.format(value))}</text>")
         body.append(f'<text x="{bx + bar_w / 2:.1f}" y="{height - 18}" text-anchor="middle">{escape(label)}</text>')
+    if reference is not None:
+        body.append(_reference_line(reference, top, width, height))
+    return _svg(width, height, title, body)
+
+
+def _reference_line(reference: tuple[float, str], top: float, width: int, height: int) -> str:
+    """A dashed horizontal line at ``reference[0]`` on a ``top``-high axis, labelled at its right end."""
+    value, label = reference
+    plot_h = height - _PAD_TOP - _PAD_BOTTOM
+    y = _PAD_TOP + plot_h - plot_h * min(value, top) / top
+    return (f'<line class="reference" x1="{_PAD_LEFT}" x2="{width - _PAD_RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'stroke="{PALETTE[3]}" stroke-width="1.5" stroke-dasharray="6 4"><title>{escape(label)}</title></line>'
+            f'<text class="reference" x="{width - _PAD_RIGHT}" y="{y - 4:.1f}" text-anchor="end" '
+            f'style="fill:{PALETTE[3]}">{escape(label)}</text>')
+
+
+def grouped_bar_chart(groups: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]], *, title: str,
+                      width: int = 760, height: int = 240, value_format: str = "{:.0f}",
+                      top: float | None = None) -> Markup:
+    """Bars side by side per group (one colour per series, with a legend); ``series`` are ``(name, values)``
+    with one value per group; None leaves a gap.
+
+    >>> svg = grouped_bar_chart(["Oct", "Nov"], [("received", [3, 4]), ("sent", [2, None])], title="Referrals")
+    >>> svg.count("<rect") - 2  # three bars, and a legend swatch per series
+    3
+    """
+    values = [v for _, vs in series for v in vs if v is not None]
+    top = top or _nice_max(max(values, default=0))
+    plot_w = width - _PAD_LEFT - _PAD_RIGHT
+    plot_h = height - _PAD_TOP - _PAD_BOTTOM - 12  # room for the legend
+    axis_format = "{:.0%}" if "%" in value_format else "{:.0f}"
+    body = _y_axis(top, width, height - 12, axis_format)
+    slot = plot_w / max(1, len(groups))
+    bar_w = max(2.0, min(28.0, slot * 0.8 / max(1, len(series))))
+    for i, label in enumerate(groups):
+        left = _PAD_LEFT + slot * i + (slot - bar_w * len(series)) / 2
+        for j, (name, vs) in enumerate(series):
+            value = vs[i] if i < len(vs) else None
+            if value is None:
+                continue
+            h = plot_h * min(value, top) / top
+            bx, by = left + bar_w * j, _PAD_TOP + plot_h - h
+            shown = escape(value_format.format(value))
+            body.append(f'<rect x="{bx:.1f}" y="{by:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
+                        f'fill="{PALETTE[j % len(PALETTE)]}"><title>{escape(label)}, {escape(name)}: {shown}</title></rect>')
+            if bar_w >= 14:
+                body.append(f'<text x="{bx + bar_w / 2:.1f}" y="{by - 3:.1f}" text-anchor="middle">{shown}</text>')
+        body.append(f'<text x="{_PAD_LEFT + slot * i + slot / 2:.1f}" y="{height - 30}" text-anchor="middle">'
+                    f"{escape(label)}</text>")
+    for j, (name, _) in enumerate(series):
+        lx = _PAD_LEFT + 120 * j
+        body.append(f'<rect x="{lx}" y="{height - 11}" width="10" height="10" fill="{PALETTE[j % len(PALETTE)]}"/>'
+                    f'<text x="{lx + 14}" y="{height - 2}">{escape(name)}</text>')
     return _svg(width, height, title, body)
