@@ -58,20 +58,25 @@ import numpy as np
 from ortools.graph.python import min_cost_flow
 
 from matcher.assign import AssignmentResult, solve_assignment
-from matcher.classes import Classes, build_classes
+from matcher.classes import Classes, _mix, build_classes
 from matcher.errors import MatcherError
-from matcher.problem import NO_LIMIT, BoolArray, IntArray
+from matcher.problem import NO_LIMIT, IntArray
 
-__all__ = ["BOUND_ITERATIONS", "BOUND_TOLERANCE", "REPAIR_SHARE", "solve_relaxed", "uniform_units"]
+__all__ = ["REPAIR_EXACT", "REPAIR_SHARE", "solve_relaxed", "uniform_units"]
 
-#: Scaled per-unit costs times the node count stay below this (OR-Tools' cost scaling).
-_COST_BUDGET = 2**62
-#: Stop improving the Lagrangian bound when it is this close (relative) to its upper estimate.
-BOUND_TOLERANCE = 1e-5
-#: At most this many extra flows for the Lagrangian bound.
-BOUND_ITERATIONS = 24
-#: Share of the part's time limit the repair CP-SAT may use.
-REPAIR_SHARE = 0.8
+#: OR-Tools' cost scaling multiplies costs by the node count: scaled costs stay below this.
+INT64_SAFE = 2**62
+#: Room of a pool without a limit of its own.
+_BIG = 2**40
+#: A class's cost level reaching at most this many sites gets direct arcs instead of a hub.
+DIRECT_SITES = 2
+#: Repair sets up to this many members get exact CP-SAT; larger ones greedy and exchanges only.
+REPAIR_EXACT = 400
+#: Share of the part's time limit for the repair.
+REPAIR_SHARE = 0.5
+#: Stop improving the bound once within this (relative) of its upper estimate, or after so many flows.
+BOUND_TOLERANCE = 1e-6
+BOUND_ITERATIONS = 30
 
 
 def uniform_units(arc_referral: IntArray, arc_units: IntArray) -> bool:
@@ -88,77 +93,207 @@ def uniform_units(arc_referral: IntArray, arc_units: IntArray) -> bool:
 
 
 @dataclass(frozen=True, eq=False)
-class _Network:
-    """The relaxation's network over classes; solved for different per-unit cost vectors.
+class _Instance:
+    """A component over classes, with local sites and contracts (the last contract: none).
 
-    Arcs, in order: class -> site (one per class arc), level -> class, level -> sink (unplaced),
-    site -> contract or sink, contract -> sink. Level ``l`` supplies ``size[l] * u[l]`` units.
+    ``x[j]`` counts the members sent along class arc ``j``, ``y[l]`` the members of level ``l``
+    placed; rooms are per local site and contract, ``_BIG`` standing for no limit.
     """
 
-    classes: Classes
-    arc_units: IntArray  # per class arc
-    level_units: IntArray  # per level
-    tails: IntArray
-    heads: IntArray
-    capacities: IntArray
-    supplies: IntArray
-    members: int
+    c: Classes
+    site: IntArray  # per class arc: local site
+    cost: IntArray
+    units: IntArray
+    level_units: IntArray
+    arcs_of_class: IntArray  # class k's arcs are arcs_of_class[k]:arcs_of_class[k + 1]
+    sites: IntArray  # local site -> given site
+    contracts: IntArray  # local contract -> given contract
+    site_room: IntArray
+    site_contract: IntArray  # per local site: local contract (contracts.size: none)
+    contract_room: IntArray
 
     @classmethod
-    def build(cls, c: Classes, site: IntArray, arc_units: IntArray, site_left: IntArray, site_contract: IntArray,
-              contract_left: IntArray) -> _Network:
-        class_units = np.zeros(c.n_classes, dtype=np.int64)
-        class_units[c.class_of_arc] = arc_units
-        level_units = class_units[c.level_class]
+    def build(cls, c: Classes, site: IntArray, cost: IntArray, units: IntArray, site_left: IntArray,
+              site_contract: IntArray, contract_left: IntArray) -> _Instance:
         sites, site_local = np.unique(site, return_inverse=True)
         contracts_of_sites = site_contract[sites]
-        has_contract = contracts_of_sites >= 0
-        contracts, contract_local = np.unique(contracts_of_sites[has_contract], return_inverse=True)
-        n_l, n_k, n_s, n_c = c.level_size.size, c.n_classes, sites.size, contracts.size
-        sink = n_l + n_k + n_s + n_c
-        total = int((c.level_size * level_units).sum())
+        has = contracts_of_sites >= 0
+        contracts, contract_local = np.unique(contracts_of_sites[has], return_inverse=True)
+        local_contract = np.full(sites.size, contracts.size, dtype=np.int64)
+        local_contract[has] = contract_local.ravel()
         left = site_left[sites]
-        site_cap = np.where(left == NO_LIMIT, total, np.minimum(left, total))
-        site_head = np.full(n_s, sink, dtype=np.int64)
-        site_head[has_contract] = n_l + n_k + n_s + contract_local
+        class_units = np.zeros(c.n_classes, dtype=np.int64)
+        class_units[c.class_of_arc] = units
+        return cls(c, site_local.ravel(), cost, units, class_units[c.level_class],
+                   np.searchsorted(c.class_of_arc, np.arange(c.n_classes + 1)), sites, contracts,
+                   np.where(left == NO_LIMIT, _BIG, left), local_contract, np.r_[contract_left[contracts], _BIG])
+
+    def room(self, site_room: IntArray, contract_room: IntArray) -> IntArray:
+        """Units one more member could use at each site: the least of its own room and its contract's."""
+        return np.asarray(np.minimum(site_room, contract_room[self.site_contract]))
+
+    def rooms_after(self, x: IntArray) -> tuple[IntArray, IntArray]:
+        """Site and contract room left once ``x`` is placed."""
+        used = np.bincount(self.site, weights=self.units * x, minlength=self.site_room.size).astype(np.int64)
+        contract_used = np.bincount(self.site_contract, weights=used, minlength=self.contract_room.size)
+        return self.site_room - used, self.contract_room - contract_used.astype(np.int64)
+
+    def given_rooms(self, site_room: IntArray, contract_room: IntArray, site_left: IntArray,
+                    contract_left: IntArray) -> tuple[IntArray, IntArray]:
+        """These rooms written back into copies of the given (global) site and contract arrays."""
+        site_out, contract_out = site_left.copy(), contract_left.copy()
+        site_out[self.sites] = np.where(site_room >= _BIG // 2, NO_LIMIT, site_room)
+        contract_out[self.contracts] = contract_room[:-1]
+        return site_out, contract_out
+
+
+class _Relaxation:
+    """The LP relaxation as a min-cost flow over levels, classes and *hubs*, for any per-unit costs.
+
+    A class reaches its sites at a few distinct costs (preference rank, continuity, fit), and
+    many classes share the same sets of sites. So for each class and each of its cost levels
+    ``L`` the network has one arc to a hub node standing for the set ``T(k, L)`` of the class's
+    sites costing at most ``L``; the hub has a free arc to each site of its set. Every real arc
+    is a path at its own cost (through the hub of its level), the other paths through a hub are
+    real arcs at a higher price, so the optimum is the relaxation's, and any split of a hub's
+    inflow over its outflow is an optimal assignment. The statewide meals component shrinks from
+    6.8 million class arcs to half a million. Levels reaching at most ``DIRECT_SITES`` sites keep
+    direct arcs. Arcs, in order: class -> hub, class -> site (direct), hub -> site, level ->
+    class, level -> sink (unplaced), site -> contract (or sink), contract -> sink.
+    """
+
+    def __init__(self, d: _Instance) -> None:
+        c = d.c
+        n_l, n_k, n_s, n_c = c.level_size.size, c.n_classes, d.site_room.size, d.contracts.size
+        self.d = d
+        # Each class's arcs by cost; a group is one (class, cost) level.
+        by_cost = np.lexsort((d.cost, c.class_of_arc))
+        klass, cost, site = c.class_of_arc[by_cost], d.cost[by_cost], d.site[by_cost]
+        new = np.r_[True, (klass[1:] != klass[:-1]) | (cost[1:] != cost[:-1])] if klass.size else np.zeros(0, bool)
+        group_start = np.flatnonzero(new)
+        group_end = np.r_[group_start[1:], klass.size]
+        group_class, group_cost = klass[group_start], cost[group_start]
+        class_start = d.arcs_of_class[group_class]
+        direct = (group_end - group_start) <= DIRECT_SITES
+        # Hubs: distinct site sets T(k, L), found by two order-free 64-bit hashes and the set size.
+        with np.errstate(over="ignore"):
+            cum1 = np.cumsum(_mix(site.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(1)))
+            cum2 = np.cumsum(_mix(site.astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F) + np.uint64(7)))
+            before1 = np.where(class_start > 0, cum1[np.maximum(class_start - 1, 0)], np.uint64(0))
+            before2 = np.where(class_start > 0, cum2[np.maximum(class_start - 1, 0)], np.uint64(0))
+            hash1 = cum1[group_end - 1] - before1 if klass.size else np.zeros(0, np.uint64)
+            hash2 = cum2[group_end - 1] - before2 if klass.size else np.zeros(0, np.uint64)
+        hubbed = np.flatnonzero(~direct)
+        keys = np.stack([hash1[hubbed], hash2[hubbed], (group_end - class_start)[hubbed].astype(np.uint64)], axis=1)
+        _, first, hub_of = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        hub_of = hub_of.ravel()
+        n_h = first.size
+        rep = hubbed[first]  # a group whose prefix set is the hub's
+        lengths = (group_end - class_start)[rep]
+        hub_sites = site[np.repeat(class_start[rep] - np.r_[0, np.cumsum(lengths)[:-1]], lengths)
+                         + np.arange(int(lengths.sum()))]
+        hub_tail = np.repeat(np.arange(n_h), lengths)
+        direct_arcs = by_cost[np.concatenate([np.arange(a, b) for a, b in zip(group_start[direct].tolist(),
+                                                                              group_end[direct].tolist(),
+                                                                              strict=True)])
+                              if direct.any() else np.zeros(0, np.int64)]
+        self.hub_class, self.hub_cost = group_class[hubbed], group_cost[hubbed]
+        self.hub_node, self.hub_site, self.hub_tail = hub_of, hub_sites, hub_tail
+        self.direct_arcs = direct_arcs
+        # Nodes: levels, classes, hubs, sites, contracts, sink.
+        o_k, o_h = n_l, n_l + n_k
+        o_s = o_h + n_h
+        o_c = o_s + n_s
+        sink = o_c + n_c
+        self.total = int((c.level_size * d.level_units).sum())
+        class_units = d.level_units[np.searchsorted(c.level_class, np.arange(n_k))] if n_k else np.zeros(0, np.int64)
+        self.class_units = class_units
         levels = np.arange(n_l)
-        tails = np.concatenate([n_l + c.class_of_arc, levels, levels, n_l + n_k + np.arange(n_s),
-                                n_l + n_k + n_s + np.arange(n_c)])
-        heads = np.concatenate([n_l + n_k + site_local.ravel(), n_l + c.level_class, np.full(n_l, sink), site_head,
-                                np.full(n_c, sink)])
-        level_room = c.level_size * level_units
-        capacities = np.concatenate([c.class_size[c.class_of_arc] * arc_units, level_room, level_room, site_cap,
-                                     np.minimum(contract_left[contracts], total)])
-        supplies = np.zeros(sink + 1, dtype=np.int64)
-        supplies[:n_l] = level_room
-        supplies[sink] = -total
-        return cls(c, arc_units, level_units, tails, heads, capacities, supplies, int(c.level_size.sum()))
+        level_room = c.level_size * d.level_units
+        self.tails = np.concatenate([o_k + self.hub_class, o_k + c.class_of_arc[direct_arcs], o_h + hub_tail, levels,
+                                     levels, o_s + np.arange(n_s), o_c + np.arange(n_c)])
+        self.heads = np.concatenate([o_h + hub_of, o_s + d.site[direct_arcs], o_s + hub_sites,
+                                     o_k + c.level_class, np.full(n_l, sink),
+                                     np.where(d.site_contract < n_c, o_c + d.site_contract, sink), np.full(n_c, sink)])
+        self.capacities = np.concatenate([
+            c.class_size[self.hub_class] * class_units[self.hub_class],
+            c.class_size[c.class_of_arc[direct_arcs]] * d.units[direct_arcs],
+            np.full(hub_sites.size, self.total), level_room, level_room,
+            np.minimum(d.site_room, self.total), np.minimum(d.contract_room[:n_c], self.total)])
+        self.supplies = np.zeros(sink + 1, dtype=np.int64)
+        self.supplies[:n_l] = level_room
+        self.supplies[sink] = -self.total
+        self.n_levels = n_l
+        #: Largest per-unit cost the network carries without int64 trouble.
+        self.cost_cap = min(INT64_SAFE // (2 * (sink + 2)), INT64_SAFE // max(1, self.total))
 
     @property
-    def n_nodes(self) -> int:
-        return int(self.supplies.size)
+    def size(self) -> int:
+        return int(self.tails.size)
 
-    @property
-    def total_units(self) -> int:
-        return int(self.supplies[-1] * -1)
+    def solve(self, scale: int, unplaced_cost: IntArray) -> tuple[int, IntArray, IntArray]:
+        """Min-cost flow with arc costs ``scale * cost / u`` (rounded down) and these unplaced costs.
 
-    def cost_cap(self) -> int:
-        """Largest per-unit cost the network can carry without int64 trouble in OR-Tools."""
-        return min(_COST_BUDGET // (2 * (self.n_nodes + 1)), _COST_BUDGET // max(1, self.total_units))
-
-    def solve(self, arc_cost: IntArray, unplaced_cost: IntArray) -> tuple[int, IntArray, IntArray]:
-        """Min-cost flow with these per-unit costs; returns (cost, flow per class arc, unplaced units per level)."""
-        n_a, n_l = self.arc_units.size, self.level_units.size
-        costs = np.concatenate([arc_cost, np.zeros(n_l, np.int64), unplaced_cost,
-                                np.zeros(self.tails.size - n_a - 2 * n_l, np.int64)])
+        Returns (optimal cost, every arc's flow, unplaced units per level).
+        """
+        d, n_l = self.d, self.n_levels
+        n_front = self.hub_class.size + self.direct_arcs.size + self.hub_site.size
+        costs = np.concatenate([scale * self.hub_cost // self.class_units[self.hub_class],
+                                scale * d.cost[self.direct_arcs] // d.units[self.direct_arcs],
+                                np.zeros(self.hub_site.size + n_l, np.int64), unplaced_cost,
+                                np.zeros(self.tails.size - n_front - 2 * n_l, np.int64)])
         flow = min_cost_flow.SimpleMinCostFlow()
         arcs = flow.add_arcs_with_capacity_and_unit_cost(self.tails, self.heads, self.capacities, costs)
-        flow.set_nodes_supplies(np.arange(self.n_nodes), self.supplies)
+        flow.set_nodes_supplies(np.arange(self.supplies.size), self.supplies)
         status = flow.solve()
         if status != flow.OPTIMAL:
-            raise MatcherError(f"LP relaxation flow ended with status {status!r}")
+            raise MatcherError(f"LP relaxation (min-cost flow) ended with status {status!r}")
         values = flow.flows(arcs)
-        return int(flow.optimal_cost()), values[:n_a], values[n_a + n_l:n_a + 2 * n_l]
+        return int(flow.optimal_cost()), values, values[n_front + n_l:n_front + 2 * n_l]
+
+    def whole(self, values: IntArray) -> IntArray:
+        """Members placed whole by a flow, per class arc: direct arcs' flow // u, hubs packed.
+
+        A hub's inflow from a class is ``F // u`` whole members (and a remainder); they are packed
+        into the hub's outflow to its sites, largest demands first, first fit.
+        """
+        d, c = self.d, self.d.c
+        n_hub_arcs, n_direct = self.hub_class.size, self.direct_arcs.size
+        x = np.zeros(d.units.size, dtype=np.int64)
+        x[self.direct_arcs] = values[n_hub_arcs:n_hub_arcs + n_direct] // d.units[self.direct_arcs]
+        inflow = values[:n_hub_arcs]
+        outflow = values[n_hub_arcs + n_direct:n_hub_arcs + n_direct + self.hub_site.size]
+        members = inflow // self.class_units[self.hub_class]
+        ins = np.flatnonzero(members > 0)
+        if ins.size == 0:
+            return x
+        ins = ins[np.lexsort((-self.class_units[self.hub_class[ins]], self.hub_node[ins]))]
+        outs = np.flatnonzero(outflow > 0)  # grouped by hub already
+        out_start = np.searchsorted(self.hub_tail[outs], np.arange(int(self.hub_node.max(initial=-1)) + 2))
+        room = outflow.copy()
+        placed_class: list[int] = []
+        placed_site: list[int] = []
+        placed_count: list[int] = []
+        for arc in ins.tolist():
+            hub = int(self.hub_node[arc])
+            k = int(self.hub_class[arc])
+            u = int(self.class_units[k])
+            left = int(members[arc])
+            for o in outs[out_start[hub]:out_start[hub + 1]].tolist():
+                m = min(left, int(room[o]) // u)
+                if m > 0:
+                    room[o] -= m * u
+                    left -= m
+                    placed_class.append(k)
+                    placed_site.append(int(self.hub_site[o]))
+                    placed_count.append(m)
+                    if left == 0:
+                        break
+        n_sites = d.site_room.size
+        keys = c.class_of_arc * n_sites + d.site
+        where = np.searchsorted(keys, np.array(placed_class, dtype=np.int64) * n_sites + np.array(placed_site))
+        np.add.at(x, where, np.array(placed_count, dtype=np.int64))
+        return x
 
 
 def solve_relaxed(
@@ -169,159 +304,273 @@ def solve_relaxed(
     """Place the referrals of these arcs by LP relaxation, rounding and repair (see the module doc).
 
     Every referral's arcs must use the same units (:func:`uniform_units`). ``current_site`` (per
-    referral, -1: none) warm-starts the repair. Returns arc positions used, whether provably
-    optimal, the objective, the Lagrangian bound and the count bound.
+    referral, -1: none) warm-starts the repair. ``time_limit`` bounds the repair and the bound's
+    refinement; the relaxation's flows themselves are not interrupted. Returns the arc positions
+    used, whether provably optimal, the objective, the Lagrangian bound and the count bound.
+
+    Raises
+    ------
+    MatcherError
+        If penalties are too large for the relaxation in int64 (never with :mod:`matcher.weights`).
     """
-    deadline = time.perf_counter() + time_limit
+    started = time.perf_counter()
     top_units = int(arc_units.max(initial=1))
     c = build_classes(arc_referral, arc_site, arc_cost * (top_units + 1) + arc_units, penalty)
-    class_arc_pos = c.order[c.class_arcs]  # representative's arc (original position) of each class arc
-    site = arc_site[class_arc_pos]
-    cost = arc_cost[class_arc_pos]
-    units = arc_units[class_arc_pos]
-    net = _Network.build(c, site, units, site_left, site_contract, contract_left)
-    n = net.members
-    lu = net.level_units
-    cap = net.cost_cap()
-    # Phase-1 bound: the count-only relaxation, per-unit value L / u (exact when L = lcm(units) fits).
-    scale_count = math.lcm(*np.unique(lu).tolist()) if lu.size else 1
-    if scale_count > cap:
-        scale_count = cap
-    count_cost, _, _ = net.solve(np.zeros(units.size, np.int64), scale_count // lu)
-    placed_bound = n - -(-count_cost // scale_count)  # floor(n - unplaced LP), with per-unit values rounded down
-    # The relaxation, members first (price LAMBDA), then penalties and costs.
-    pmax = int(c.level_penalty.max(initial=0))
-    cmax = int(cost.max(initial=0))
-    price = top_units * top_units * (pmax + 2 * cmax + 1)
-    scale = max(top_units, min(math.lcm(*np.unique(units).tolist()) if units.size else 1, 1 << 12))
-    while scale * (price + pmax) > cap and scale > top_units:
-        scale = max(top_units, scale // 2)
-    while scale * (price + pmax) > cap and price > pmax + cmax + 1:
-        price //= 2
-    if scale * (price + pmax + cmax) > cap:
+    rep = c.order[c.class_arcs]  # each class arc's representative arc (a position in the given arcs)
+    d = _Instance.build(c, arc_site[rep], arc_cost[rep], arc_units[rep], site_left, site_contract, contract_left)
+    lp = _Relaxation(d)
+    n = int(c.level_size.sum())
+    # Scale S (per-unit costs are S * cost / u, rounded down) and member price LAMBDA, as large as int64 allows.
+    pmax, cmax = int(c.level_penalty.max(initial=0)), int(d.cost.max(initial=0))
+    lcm = math.lcm(*np.unique(d.units).tolist()) if d.units.size else 1
+    least = top_units * top_units * (pmax + 2 * cmax + 1)
+    scale = lcm if lcm <= 64 * top_units and lp.cost_cap // lcm - pmax - cmax >= least else top_units
+    price = lp.cost_cap // scale - pmax - cmax
+    if price < least:
         raise MatcherError(f"penalties up to {pmax} are too large for the LP relaxation in int64")
-    arc_pu = scale * cost // units
-    lp_cost, flow, unplaced_units = net.solve(arc_pu, scale * (price + c.level_penalty) // lu)
-    chosen = _round(c, flow, units, unplaced_units, lu)
-    # Repair: members not placed whole, on what is left of the pools.
-    site_room, contract_room = _room_after(arc_site[chosen], arc_units[chosen], site_left, site_contract,
-                                           contract_left)
-    placed = np.zeros(int(arc_referral.max(initial=-1)) + 1, dtype=bool)
-    placed[arc_referral[chosen]] = True
-    open_arc = ~placed[arc_referral] & _fits(arc_site, arc_units, site_room, site_contract, contract_room)
-    repair = np.flatnonzero(open_arc)
-    repaired = np.zeros(0, dtype=np.int64)
-    if repair.size:
-        # Warm start: the member's current site, then the arcs the relaxation used for its class.
-        used = np.zeros(arc_referral.size, dtype=bool)
-        class_arc_of = c.class_arc_of()
-        used[c.order] = flow[class_arc_of] % units[class_arc_of] > 0
-        hint = np.where(used[repair], 1, 2)
-        if current_site is not None:
-            hint = np.where(current_site[arc_referral[repair]] == arc_site[repair], 0, hint)
-        part = solve_assignment(arc_referral[repair], arc_site[repair], arc_cost[repair], arc_units[repair], penalty,
-                                site_room, site_contract, contract_room,
-                                time_limit=max(0.05, REPAIR_SHARE * (deadline - time.perf_counter())),
-                                workers=workers, hint_rank=hint)
-        repaired = repair[part.chosen]
-    chosen = np.concatenate([chosen, repaired])
-    count = int(chosen.size)
-    members = c.members
-    placed[:] = False
-    placed[arc_referral[chosen]] = True
-    objective = int(arc_cost[chosen].sum()) + int(penalty[members[~placed[members]]].sum())
-    bound = _lagrangian_bound(net, arc_pu, scale, c.level_penalty, price, lp_cost, unplaced_units, n, count,
-                              objective, deadline)
-    bound = min(bound, objective)
+    lp_cost, flow, out_units = lp.solve(scale, scale * (price + c.level_penalty) // d.level_units)
+    # Count bound. Every plan has S * (LAMBDA * unplaced + objective) >= lp_cost and objective <= worst.
+    worst = int(np.maximum(c.level_penalty, _class_max(d.cost, d.arcs_of_class)[c.level_class]).dot(c.level_size))
+    placed_bound = n - max(0, -(-(lp_cost - scale * worst) // (scale * price)))
+    # Round: whole members keep their site; repair the rest on what is left.
+    x, y = _round(c, lp.whole(flow), out_units, d.level_units)
+    site_room, contract_room = d.rooms_after(x)
+    repair_deadline = time.perf_counter() + REPAIR_SHARE * max(0.0, time_limit - (time.perf_counter() - started))
+    hint = np.ones(arc_referral.size, dtype=np.int64)
+    if current_site is not None:  # warm start: the current site first
+        hint[current_site[arc_referral] == arc_site] = 0
+    _repair(d, x, y, site_room, contract_room, arc_referral, arc_site, arc_cost, arc_units, penalty, site_left,
+            site_contract, contract_left, hint, repair_deadline, workers)
+    count = int(y.sum())
+    objective = int(d.cost.dot(x)) + int(c.level_penalty.dot(c.level_size - y))
+    bound = _lagrangian_bound(lp, d, scale, price, lp_cost, out_units, n, count, objective,
+                              deadline=started + time_limit)
     placed_bound = max(placed_bound, count)
-    optimal = count == placed_bound and bound == objective
-    return AssignmentResult(chosen, optimal, objective, bound, placed_bound)
+    bound = min(bound, objective)
+    chosen = c.split(c.level_size - y, x)
+    return AssignmentResult(chosen, count == placed_bound and bound == objective, objective, bound, placed_bound)
 
 
-def _round(c: Classes, flow: IntArray, units: IntArray, unplaced_units: IntArray, level_units: IntArray) -> IntArray:
+def _class_max(values: IntArray, bounds: IntArray) -> IntArray:
+    """Per class, the largest value over its arcs."""
+    if values.size == 0:
+        return np.zeros(bounds.size - 1, dtype=np.int64)
+    return np.asarray(np.maximum.reduceat(values, bounds[:-1]))
+
+
+def _round(c: Classes, x: IntArray, out_units: IntArray, level_units: IntArray) -> tuple[IntArray, IntArray]:
     """Whole members of the relaxation keep their site, the most urgent of each class first.
 
-    Returns arc positions (into the given arcs) of the members placed whole.
+    ``x`` is the members placed whole per class arc; returns it and ``y`` (members placed per level).
     """
-    whole = flow // units  # members placed whole along each class arc
-    out_whole = unplaced_units // level_units  # members unplaced whole in each level
-    candidates = c.level_size - out_whole  # members of each level placed at least in part
+    candidates = c.level_size - out_units // level_units  # members of each level placed at least in part
     spare = np.bincount(c.level_class, weights=candidates, minlength=c.n_classes).astype(np.int64) - np.bincount(
-        c.class_of_arc, weights=whole, minlength=c.n_classes).astype(np.int64)
-    # The class's members not placed whole come from its least urgent levels.
+        c.class_of_arc, weights=x, minlength=c.n_classes).astype(np.int64)
+    # Of each class, the members not placed whole come from its least urgent levels.
     by_urgency = np.lexsort((c.level_penalty, c.level_class))
     klass = c.level_class[by_urgency]
-    sorted_candidates = candidates[by_urgency]
-    before = np.cumsum(sorted_candidates) - sorted_candidates  # candidates of less urgent levels, all classes
-    class_start = np.searchsorted(klass, np.arange(c.n_classes))
-    before -= before[class_start[klass]]  # ... of this class only
-    take = np.clip(spare[klass] - before, 0, sorted_candidates)
-    out = out_whole.copy()
-    out[by_urgency] += take
-    return c.split(out, whole)
+    ordered = candidates[by_urgency]
+    before = np.cumsum(ordered) - ordered
+    before -= before[np.searchsorted(klass, np.arange(c.n_classes))][klass]
+    y = candidates.copy()
+    y[by_urgency] -= np.clip(spare[klass] - before, 0, ordered)
+    return x, y
 
 
-def _room_after(
-    sites: IntArray, units: IntArray, site_left: IntArray, site_contract: IntArray, contract_left: IntArray
-) -> tuple[IntArray, IntArray]:
-    """Site and contract room left once these arcs' units are taken."""
-    used = np.bincount(sites, weights=units, minlength=site_left.size).astype(np.int64)
-    site_room = np.where(site_left == NO_LIMIT, NO_LIMIT, site_left - used)
-    contract = site_contract[sites]
-    contract_used = np.bincount(contract[contract >= 0], weights=units[contract >= 0],
-                                minlength=contract_left.size).astype(np.int64)
-    return site_room, contract_left - contract_used
+def _repair(
+    d: _Instance, x: IntArray, y: IntArray, site_room: IntArray, contract_room: IntArray,
+    arc_referral: IntArray, arc_site: IntArray, arc_cost: IntArray, arc_units: IntArray, penalty: IntArray,
+    site_left: IntArray, site_contract: IntArray, contract_left: IntArray, hint: IntArray, deadline: float,
+    workers: int,
+) -> None:
+    """Place what the rounding left out; updates ``x``, ``y`` and the rooms in place.
+
+    A small repair set (members not placed whole that fit somewhere) gets exact CP-SAT on the
+    rooms left: most placed, then least cost. Then, whatever its size, a greedy (smallest demand,
+    then most urgent, cheapest arc first) and exchanges that move one placed member to make room.
+    """
+    c = d.c
+    room = d.room(site_room, contract_room)
+    fits = room[d.site] >= d.units
+    waiting = c.level_size - y
+    open_class = np.zeros(c.n_classes, dtype=bool)
+    open_class[c.level_class[waiting > 0]] = True
+    if fits.size:
+        open_class &= np.logical_or.reduceat(fits, d.arcs_of_class[:-1])
+    if 0 < int(waiting[open_class[c.level_class]].sum()) <= REPAIR_EXACT:
+        placed = np.zeros(int(arc_referral.max(initial=-1)) + 1, dtype=bool)
+        placed[arc_referral[c.split(waiting, x)]] = True
+        sorted_fits = np.zeros(arc_referral.size, dtype=bool)
+        class_arc = c.class_arc_of()
+        sorted_fits[c.order] = fits[class_arc] & open_class[c.class_of_arc[class_arc]]
+        candidate = np.flatnonzero(sorted_fits & ~placed[arc_referral])
+        left_site, left_contract = d.given_rooms(site_room, contract_room, site_left, contract_left)
+        part = solve_assignment(arc_referral[candidate], arc_site[candidate], arc_cost[candidate],
+                                arc_units[candidate], penalty, left_site, site_contract, left_contract,
+                                time_limit=max(0.05, deadline - time.perf_counter()), workers=workers,
+                                hint_rank=hint[candidate])
+        add_x, add_y = c.counts(candidate[part.chosen])
+        x += add_x
+        y += add_y
+        site_room[:], contract_room[:] = d.rooms_after(x)
+    _greedy_fill(d, x, y, site_room, contract_room)
+    if _exchanges(d, x, y, site_room, contract_room, deadline):
+        _greedy_fill(d, x, y, site_room, contract_room)
 
 
-def _fits(arc_site: IntArray, arc_units: IntArray, site_room: IntArray, site_contract: IntArray,
-          contract_room: IntArray) -> BoolArray:
-    room = site_room[arc_site]
-    contract = site_contract[arc_site]
-    contract_ok = (contract < 0) | (contract_room[np.maximum(contract, 0)] >= arc_units)
-    return np.asarray(((room == NO_LIMIT) | (room >= arc_units)) & contract_ok)
+def _greedy_fill(d: _Instance, x: IntArray, y: IntArray, site_room: IntArray, contract_room: IntArray) -> None:
+    """Place waiting members where they fit: smallest demand, then most urgent, cheapest arc first."""
+    c = d.c
+    fits = d.room(site_room, contract_room)[d.site] >= d.units  # rooms only shrink: nothing else will fit
+    waiting = c.level_size - y
+    if not fits.any() or not waiting.any():
+        return
+    class_fits = np.logical_or.reduceat(fits, d.arcs_of_class[:-1])
+    levels = np.flatnonzero((waiting > 0) & class_fits[c.level_class])
+    for level in levels[np.lexsort((-c.level_penalty[levels], d.level_units[levels]))].tolist():
+        k, u, left = int(c.level_class[level]), int(d.level_units[level]), int(waiting[level])
+        start = int(d.arcs_of_class[k])
+        arcs = start + np.flatnonzero(fits[start:d.arcs_of_class[k + 1]])
+        for j in arcs[np.argsort(d.cost[arcs], kind="stable")].tolist():
+            s = int(d.site[j])
+            contract = int(d.site_contract[s])
+            m = min(left, int(min(site_room[s], contract_room[contract])) // u)
+            if m <= 0:
+                continue
+            x[j] += m
+            y[level] += m
+            site_room[s] -= m * u
+            contract_room[contract] -= m * u
+            left -= m
+            if left == 0:
+                break
+
+
+def _exchanges(d: _Instance, x: IntArray, y: IntArray, site_room: IntArray, contract_room: IntArray,
+               deadline: float) -> bool:
+    """Place waiting members by moving one placed member elsewhere to make room; True if any placed.
+
+    Each exchange places one more member (the smallest, then most urgent waiting first) at a site
+    ``s`` and moves one member of another class from ``s`` to a site ``t`` with room for it, the
+    cheapest such pair; rooms are checked at both sites and both contracts.
+    """
+    c = d.c
+    by_site = np.argsort(d.site, kind="stable")
+    site_start = np.searchsorted(d.site[by_site], np.arange(d.site_room.size + 1))
+    placed_any = False
+    while time.perf_counter() < deadline:
+        room = d.room(site_room, contract_room)
+        takes = room[d.site] >= d.units  # class arc j's site could take one more of its members
+        n_takes = np.add.reduceat(takes.astype(np.int64), d.arcs_of_class[:-1]) if takes.size else takes
+        elsewhere = n_takes[c.class_of_arc] - takes.astype(np.int64) > 0
+        movable = (x > 0) & elsewhere
+        free = np.zeros(d.site_room.size, dtype=np.int64)
+        np.maximum.at(free, d.site[movable], d.units[movable])
+        waiting = c.level_size - y
+        promising = room[d.site] + free[d.site] >= d.units
+        class_promising = np.logical_or.reduceat(promising, d.arcs_of_class[:-1]) if promising.size else promising
+        levels = np.flatnonzero((waiting > 0) & class_promising[c.level_class])
+        if levels.size == 0:
+            break
+        placed_now = 0
+        for level in levels[np.lexsort((-c.level_penalty[levels], d.level_units[levels]))].tolist():
+            if time.perf_counter() > deadline:
+                break
+            if _exchange_one(d, x, y, site_room, contract_room, level, by_site, site_start):
+                placed_now += 1
+        placed_any |= placed_now > 0
+        if placed_now == 0:
+            break
+    return placed_any
+
+
+def _exchange_one(d: _Instance, x: IntArray, y: IntArray, site_room: IntArray, contract_room: IntArray,
+                  level: int, by_site: IntArray, site_start: IntArray) -> bool:
+    """Try to place one member of ``level`` by one move; apply the cheapest and return True if found."""
+    c = d.c
+    k, u = int(c.level_class[level]), int(d.level_units[level])
+    start, end = int(d.arcs_of_class[k]), int(d.arcs_of_class[k + 1])
+    mine = np.arange(start, end)
+    room = np.minimum(site_room[d.site[mine]], contract_room[d.site_contract[d.site[mine]]])
+    best: tuple[int, int, int, int] | None = None  # (cost change, arc of the newcomer, arc moved from, arc moved to)
+    for j in mine[np.argsort(d.cost[mine], kind="stable")].tolist():
+        s = int(d.site[j])
+        a = int(d.site_contract[s])
+        need = u - int(min(site_room[s], contract_room[a]))
+        if need <= 0 or need > u:
+            continue
+        at_s = by_site[site_start[s]:site_start[s + 1]]
+        movers = at_s[(x[at_s] > 0) & (d.units[at_s] >= need) & (c.class_of_arc[at_s] != k)]
+        for v in movers.tolist():
+            kv, uv = int(c.class_of_arc[v]), int(d.units[v])
+            targets = np.arange(int(d.arcs_of_class[kv]), int(d.arcs_of_class[kv + 1]))
+            t_site = d.site[targets]
+            t_contract = d.site_contract[t_site]
+            same = t_contract == a
+            ok = (t_site != s) & (site_room[t_site] >= uv) & np.where(
+                same, contract_room[a] >= u, (contract_room[t_contract] >= uv) & (contract_room[a] + uv >= u))
+            ok &= site_room[s] + uv >= u
+            if not ok.any():
+                continue
+            options = targets[ok]
+            t = int(options[np.argmin(d.cost[options])])
+            change = int(d.cost[t]) - int(d.cost[v]) + int(d.cost[j])
+            if best is None or change < best[0]:
+                best = (change, j, v, t)
+        if best is not None:
+            break
+    del room
+    if best is None:
+        return False
+    _, j, v, t = best
+    uv = int(d.units[v])
+    for arc, delta, units in ((v, -1, uv), (t, 1, uv), (j, 1, u)):
+        x[arc] += delta
+        site = int(d.site[arc])
+        site_room[site] -= delta * units
+        contract_room[d.site_contract[site]] -= delta * units
+    y[level] += 1
+    return True
 
 
 def _lagrangian_bound(
-    net: _Network, arc_pu: IntArray, scale: int, level_penalty: IntArray, price: int, price_cost: int,
-    price_unplaced: IntArray, n: int, count: int, objective: int, deadline: float,
+    lp: _Relaxation, d: _Instance, scale: int, price: int, price_cost: int,
+    price_out: IntArray, n: int, count: int, objective: int, *, deadline: float,
 ) -> int:
-    """Largest ``LP(mu) - mu * (n - count)`` found over ``mu`` in ``[0, price]`` (Kelley's method).
+    """Largest ``LP(mu) - mu * (n - count)`` found for ``mu`` in ``[0, LAMBDA]`` (Kelley's cutting planes).
 
-    ``LP(mu)`` is the relaxation with member price ``mu``: for any plan placing ``count`` or more,
-    ``objective + mu * unplaced >= LP(mu)`` and ``unplaced <= n - count``, so each value is a lower
-    bound on the objective of such plans. The flow costs are rounded down, so ``cost / scale``
-    never exceeds ``LP(mu)``.
+    ``LP(mu)`` is the relaxation with member price ``mu``. A plan placing ``count`` or more has
+    ``objective + mu * unplaced >= LP(mu)`` and ``unplaced <= n - count``, so each value bounds the
+    objective of every such plan from below; ``cost / S`` never exceeds ``LP(mu)`` (costs rounded
+    down). The function is concave in ``mu``; its slope at ``mu`` is the relaxation's unplaced
+    count there minus ``n - count``. The first flow at ``mu = 0`` is skipped when the deadline has passed.
     """
-    lu = net.level_units
+    c, lu = d.c, d.level_units
     out = n - count
 
     def value(mu: int, cost: int, unplaced: IntArray) -> tuple[int, float, float]:
-        exact = -(-(cost - mu * scale * out) // scale)  # ceil
+        exact = -(-(cost - mu * scale * out) // scale)  # ceil: objectives are integers
         return exact, (cost - mu * scale * out) / scale, float((unplaced / lu).sum()) - out
 
-    best, g_hi, s_hi = value(price, price_cost, price_unplaced)
-    if s_hi >= 0:
+    best, g_hi, s_hi = value(price, price_cost, price_out)
+    if s_hi >= 0 or time.perf_counter() > deadline:
         return best
-    cost0, _, unplaced0 = net.solve(arc_pu, scale * level_penalty // lu)
-    bound0, g_lo, s_lo = value(0, cost0, unplaced0)
-    best = max(best, bound0)
+    cost, _, unplaced = lp.solve(scale, scale * c.level_penalty // lu)
+    exact, g_lo, s_lo = value(0, cost, unplaced)
+    best = max(best, exact)
     lo, hi = 0.0, float(price)
     for _ in range(BOUND_ITERATIONS):
         if s_lo <= 0 or time.perf_counter() > deadline:
             break
-        mu = (g_hi - g_lo + s_lo * lo - s_hi * hi) / (s_lo - s_hi)
-        estimate = g_lo + s_lo * (mu - lo)
-        if estimate - best <= BOUND_TOLERANCE * max(objective, 1):
+        mu = (g_hi - g_lo + s_lo * lo - s_hi * hi) / (s_lo - s_hi)  # where the two cuts meet
+        if g_lo + s_lo * (mu - lo) - best <= BOUND_TOLERANCE * max(objective, 1):
             break
         mu_int = int(round(mu))
         if not lo < mu_int < hi:
             break
-        cost, _, unplaced = net.solve(arc_pu, scale * (mu_int + level_penalty) // lu)
+        cost, _, unplaced = lp.solve(scale, scale * (mu_int + c.level_penalty) // lu)
         exact, g, s = value(mu_int, cost, unplaced)
         best = max(best, exact)
-        import os
-        if os.environ.get("DEBUG_BOUND"):
-            print(f"      mu {mu_int} lo {lo} hi {hi} g {g:.6g} s {s:.3f} est {estimate:.6g} best {best}")
         if s == 0:
             break
         if s > 0:

@@ -153,6 +153,8 @@ class Referral(Base):
     __table_args__ = (
         sa.CheckConstraint("units_needed >= 1", name="units_positive"),
         sa.Index("ix_referrals_status_service", "status", "service_key"),
+        # the overdue filter, the aging chart and the unplaced list: a status, then receipt dates
+        sa.Index("ix_referrals_status_received_date", "status", "received_date"),
     )
 
 
@@ -208,3 +210,10 @@ class ReferralStatusChange(Base):
     reason_code: Mapped[str | None] = mapped_column(sa.String(30))
 
     referral: Mapped[Referral] = relationship(back_populates="history")
+
+    __table_args__ = (
+        # the overdue filter reads only the changes since a cutoff: sent, accepted (and unplaced) ones...
+        sa.Index("ix_referral_status_changes_to_status_on_date", "to_status", "on_date"),
+        # ...and the providers' weekly updates
+        sa.Index("ix_referral_status_changes_reason_code_on_date", "reason_code", "on_date"),
+    )

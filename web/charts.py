@@ -1,9 +1,10 @@
 """Server-rendered inline SVG charts: no JavaScript, nothing to download, prints as it shows.
 
-Three shapes are enough for the dashboard: step lines over dates (capacity over time), vertical
-bars with labels (shares by month, aging of open referrals; optionally a threshold line), and bars
-grouped side by side (referrals per month by event, utilization per service by month). Labels are escaped; the SVG carries a
-``<title>`` and ``role="img"`` so screen readers announce it.
+Four shapes are enough for the dashboard: step lines over dates (capacity over time), vertical
+bars with labels (shares by month, aging of open referrals), horizontal bars for many or long
+labels with an optional threshold line (equity rates by group), and bars grouped side by side
+(referrals per month by event, utilization per service by month). Labels are escaped; the SVG
+carries a ``<title>`` and ``role="img"`` so screen readers announce it.
 """
 
 from __future__ import annotations
@@ -109,17 +110,13 @@ def step_chart(series: Sequence[Series], *, title: str, width: int = 760, height
 
 def bar_chart(bars: Sequence[tuple[str, float | None]], *, title: str, width: int = 760, height: int = 220,
               value_format: str = "{:.0f}", top: float | None = None,
-              highlight: Sequence[bool] | None = None, reference: tuple[float, str] | None = None) -> Markup:
+              highlight: Sequence[bool] | None = None) -> Markup:
     """Vertical bars with their labels under them and values above them; None draws "no data".
-
-    ``reference`` ``(value, label)`` draws a dashed horizontal line across the bars at ``value``
-    (a threshold, such as four fifths of the best group's rate).
 
     >>> "<rect" in bar_chart([("Jan", 0.8), ("Feb", None)], title="Share", value_format="{:.0%}", top=1)
     True
     """
-    top = top or _nice_max(max([v for _, v in bars if v is not None] + ([reference[0]] if reference else []),
-                               default=0))
+    top = top or _nice_max(max((v for _, v in bars if v is not None), default=0))
     plot_w = width - _PAD_LEFT - _PAD_RIGHT
     plot_h = height - _PAD_TOP - _PAD_BOTTOM
     axis_format = "{:.0%}" if "%" in value_format else "{:.0f}"
@@ -141,20 +138,63 @@ def bar_chart(bars: Sequence[tuple[str, float | None]], *, title: str, width: in
         body.append(f'<text x="{bx + bar_w / 2:.1f}" y="{by - 3:.1f}" text-anchor="middle">'
                     f"{escape(value_format.format(value))}</text>")
         body.append(f'<text x="{bx + bar_w / 2:.1f}" y="{height - 18}" text-anchor="middle">{escape(label)}</text>')
-    if reference is not None:
-        body.append(_reference_line(reference, top, width, height))
     return _svg(width, height, title, body)
 
 
-def _reference_line(reference: tuple[float, str], top: float, width: int, height: int) -> str:
-    """A dashed horizontal line at ``reference[0]`` on a ``top``-high axis, labelled at its right end."""
-    value, label = reference
-    plot_h = height - _PAD_TOP - _PAD_BOTTOM
-    y = _PAD_TOP + plot_h - plot_h * min(value, top) / top
-    return (f'<line class="reference" x1="{_PAD_LEFT}" x2="{width - _PAD_RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
-            f'stroke="{PALETTE[3]}" stroke-width="1.5" stroke-dasharray="6 4"><title>{escape(label)}</title></line>'
-            f'<text class="reference" x="{width - _PAD_RIGHT}" y="{y - 4:.1f}" text-anchor="end" '
-            f'style="fill:{PALETTE[3]}">{escape(label)}</text>')
+def hbar_chart(bars: Sequence[tuple[str, float | None]], *, title: str, width: int = 760, value_format: str = "{:.0f}",
+               top: float | None = None, highlight: Sequence[bool] | None = None,
+               reference: tuple[float, str] | None = None, label_width: int = 210) -> Markup:
+    """Horizontal bars, one row per label, so that many groups and long names stay legible; the value
+    at the end of each bar; None draws "no data". ``reference`` ``(value, label)`` draws a dashed
+    vertical line at ``value`` (a threshold, such as four fifths of the best group's rate).
+
+    >>> svg = hbar_chart([("Asian", 0.9), ("White", None)], title="Rate", value_format="{:.0%}", top=1,
+    ...                  reference=(0.72, "four fifths"))
+    >>> svg.count("<rect"), "no data" in svg, 'class="reference"' in svg
+    (1, True, True)
+    """
+    values = [v for _, v in bars if v is not None] + ([reference[0]] if reference else [])
+    top = top or _nice_max(max(values, default=0))
+    row, pad_top = 20, 24
+    left, right = label_width, width - 44
+    height = pad_top + row * max(1, len(bars)) + 20
+    bottom = pad_top + row * max(1, len(bars))
+    plot_w = right - left
+    axis_format = "{:.0%}" if "%" in value_format else "{:.0f}"
+    max_chars = max(4, label_width // 7)
+
+    def x(value: float) -> float:
+        return left + plot_w * min(value, top) / top
+
+    body = []
+    for i in range(5):
+        gx = left + plot_w * i / 4
+        body.append(f'<line class="grid" x1="{gx:.1f}" x2="{gx:.1f}" y1="{pad_top}" y2="{bottom}"/>')
+        tick = escape(axis_format.format(top * i / 4))
+        body.append(f'<text x="{gx:.1f}" y="{bottom + 14}" text-anchor="middle">{tick}</text>')
+    body.append(f'<line class="axis" x1="{left}" x2="{left}" y1="{pad_top}" y2="{bottom}"/>')
+    for i, (label, value) in enumerate(bars):
+        y = pad_top + row * i
+        shown = label if len(label) <= max_chars else label[: max_chars - 1].rstrip() + "…"
+        body.append(f'<text x="{left - 6}" y="{y + row * 0.7:.1f}" text-anchor="end"><title>{escape(label)}</title>'
+                    f"{escape(shown)}</text>")
+        if value is None:
+            body.append(f'<text x="{left + 4}" y="{y + row * 0.7:.1f}">no data</text>')
+            continue
+        colour = PALETTE[1] if highlight and highlight[i] else PALETTE[0]
+        text = escape(value_format.format(value))
+        body.append(f'<rect x="{left}" y="{y + 3}" width="{x(value) - left:.1f}" height="{row - 6}" fill="{colour}">'
+                    f"<title>{escape(label)}: {text}</title></rect>")
+        body.append(f'<text x="{x(value) + 4:.1f}" y="{y + row * 0.7:.1f}">{text}</text>')
+    if reference is not None:
+        rx = x(reference[0])
+        anchor = "end" if rx > left + plot_w * 0.6 else "start"
+        body.append(f'<line class="reference" x1="{rx:.1f}" x2="{rx:.1f}" y1="{pad_top - 6}" y2="{bottom}" '
+                    f'stroke="{PALETTE[3]}" stroke-width="1.5" stroke-dasharray="6 4">'
+                    f"<title>{escape(reference[1])}</title></line>")
+        body.append(f'<text class="reference" x="{rx:.1f}" y="{pad_top - 10}" text-anchor="{anchor}" '
+                    f'style="fill:{PALETTE[3]}">{escape(reference[1])}</text>')
+    return _svg(width, height, title, body)
 
 
 def grouped_bar_chart(groups: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]], *, title: str,
@@ -184,8 +224,9 @@ def grouped_bar_chart(groups: Sequence[str], series: Sequence[tuple[str, Sequenc
             h = plot_h * min(value, top) / top
             bx, by = left + bar_w * j, _PAD_TOP + plot_h - h
             shown = escape(value_format.format(value))
-            body.append(f'<rect x="{bx:.1f}" y="{by:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
-                        f'fill="{PALETTE[j % len(PALETTE)]}"><title>{escape(label)}, {escape(name)}: {shown}</title></rect>')
+            colour = PALETTE[j % len(PALETTE)]
+            body.append(f'<rect x="{bx:.1f}" y="{by:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="{colour}">'
+                        f"<title>{escape(label)}, {escape(name)}: {shown}</title></rect>")
             if bar_w >= 14:
                 body.append(f'<text x="{bx + bar_w / 2:.1f}" y="{by - 3:.1f}" text-anchor="middle">{shown}</text>')
         body.append(f'<text x="{_PAD_LEFT + slot * i + slot / 2:.1f}" y="{height - 30}" text-anchor="middle">'

@@ -27,6 +27,8 @@ NAVIGATION: list[tuple[str, str, frozenset[Role]]] = [
                                                      Role.ADMIN})),
     ("reports.gaps", "Network gaps", frozenset({Role.COORDINATOR, Role.PROVIDER_RELATIONS, Role.COMPLIANCE,
                                                  Role.ADMIN})),
+    ("reports.equity", "Equity & oversight", frozenset({Role.COORDINATOR, Role.PROVIDER_RELATIONS, Role.COMPLIANCE,
+                                                         Role.ADMIN})),
     ("runs.index", "Solver runs", frozenset({Role.COORDINATOR, Role.PROVIDER_RELATIONS, Role.COMPLIANCE,
                                               Role.ADMIN})),
     ("portal.index", "My referrals", frozenset({Role.PROVIDER})),

@@ -22,11 +22,11 @@ from capacity.services import STAFFING_CHANGE_MAX_LENGTH, RecordedReport, record
 from csmatch.models import Service
 from placement.models import Assignment, AssignmentStatus
 from providers.models import Provider
-from referrals.models import Referral, ReferralStatus
+from referrals.models import Referral
 from web import domain
 from web.charts import Series, step_chart
 from web.common import Page, PageRequest
-from web.queue.services import overdue_condition
+from web.queue.services import overdue_branches
 
 __all__ = [
     "BoardRow",
@@ -63,20 +63,23 @@ def overdue_by_provider(session: Session, as_of: dt.date, provider_id: str | Non
                         ) -> dict[str, tuple[int, int]]:
     """Per provider (or for one): (referrals sent and not answered in time, accepted ones with no
     weekly update)."""
-    # Driven from the referrals' status index: only SENT and ACCEPTED referrals have these clocks.
+    # One query per clock, each driven from the referrals' (status, received_date) index: only SENT
+    # referrals have an answer clock and only ACCEPTED ones an update clock.
+    branches = overdue_branches(as_of)
     waiting = [AssignmentStatus.SENT, AssignmentStatus.ACCEPTED]
-    stmt = (
-        sa.select(Assignment.provider_id, Assignment.status, sa.func.count())
-        .select_from(Referral)
-        .join(Assignment, sa.and_(Assignment.referral_id == Referral.id, Assignment.status.in_(waiting)))
-        .where(Referral.status.in_([ReferralStatus.SENT, ReferralStatus.ACCEPTED]), overdue_condition(as_of))
-        .group_by(Assignment.provider_id, Assignment.status)
-    )
-    if provider_id is not None:
-        stmt = stmt.where(Assignment.provider_id == provider_id)
     found: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for provider_id, status, n in session.execute(stmt):
-        found[provider_id][0 if status == AssignmentStatus.SENT else 1] += n
+    for clock in ("answer", "update"):
+        stmt = (
+            sa.select(Assignment.provider_id, Assignment.status, sa.func.count())
+            .select_from(Referral)
+            .join(Assignment, sa.and_(Assignment.referral_id == Referral.id, Assignment.status.in_(waiting)))
+            .where(branches[clock])
+            .group_by(Assignment.provider_id, Assignment.status)
+        )
+        if provider_id is not None:
+            stmt = stmt.where(Assignment.provider_id == provider_id)
+        for provider, status, n in session.execute(stmt):
+            found[provider][0 if status == AssignmentStatus.SENT else 1] += n
     return {k: (v[0], v[1]) for k, v in found.items()}
 
 

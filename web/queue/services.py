@@ -32,6 +32,7 @@ __all__ = [
     "ReferralDetail",
     "counties",
     "list_referrals",
+    "overdue_branches",
     "overdue_condition",
     "referral_detail",
     "services",
@@ -123,11 +124,12 @@ def _cutoff(calendar: HolidayCalendar, as_of: dt.date, n: int) -> dt.date:
     return day
 
 
-def overdue_condition(as_of: dt.date, calendar: HolidayCalendar | None = None) -> sa.ColumnElement[bool]:
-    """A WHERE clause true for referrals with an overdue clock on ``as_of`` (see referrals.clocks).
+def overdue_branches(as_of: dt.date, calendar: HolidayCalendar | None = None) -> dict[str, sa.ColumnElement[bool]]:
+    """The clauses of :func:`overdue_condition`, one per clock (``send``, ``answer``, ``update``).
 
-    send: not yet sent and received before the cutoff; answer: SENT and last sent before it;
-    update: ACCEPTED and the later of acceptance and the last provider update before it.
+    Each names the referral statuses its clock runs in, so a query about SENT referrals can use the
+    ``answer`` clause alone. The history is read through ``(to_status, on_date)`` and
+    ``(reason_code, on_date)`` indexes: only the changes since the cutoff, never the whole history.
     """
     calendar = calendar or default_calendar()
     send_cut = _cutoff(calendar, as_of, SEND_CLOCK)
@@ -135,18 +137,29 @@ def overdue_condition(as_of: dt.date, calendar: HolidayCalendar | None = None) -
     update_cut = _cutoff(calendar, as_of, UPDATE_CLOCK)
     change = aliased(ReferralStatusChange)
     real = change.from_status.is_distinct_from(change.to_status)
-    # Uncorrelated: one scan of the recent history, not one look-up per open referral.
-    sent_since = sa.select(change.referral_id).where(real, change.to_status == S.SENT, change.on_date >= answer_cut)
-    updated_since = sa.select(change.referral_id).where(
-        sa.or_(sa.and_(real, change.to_status == S.ACCEPTED), change.reason_code == PROVIDER_UPDATE),
-        change.on_date >= update_cut,
-    )
-    return sa.or_(
-        sa.and_(Referral.status.in_(NOT_YET_SENT), Referral.received_date < send_cut),
-        sa.and_(Referral.status == S.SENT, Referral.received_date < answer_cut, Referral.id.not_in(sent_since)),
-        sa.and_(Referral.status == S.ACCEPTED, Referral.received_date < update_cut,
-                Referral.id.not_in(updated_since)),
-    )
+    # Uncorrelated: one scan of the recent history, not one look-up per open referral. The update
+    # clock restarts at an acceptance or a provider update: two sets (an OR would defeat the indexes).
+    sent_since = sa.select(change.referral_id).where(change.to_status == S.SENT, change.on_date >= answer_cut, real)
+    accepted_since = sa.select(change.referral_id).where(change.to_status == S.ACCEPTED,
+                                                         change.on_date >= update_cut, real)
+    updated_since = sa.select(change.referral_id).where(change.reason_code == PROVIDER_UPDATE,
+                                                        change.on_date >= update_cut)
+    return {
+        "send": sa.and_(Referral.status.in_(NOT_YET_SENT), Referral.received_date < send_cut),
+        "answer": sa.and_(Referral.status == S.SENT, Referral.received_date < answer_cut,
+                          Referral.id.not_in(sent_since)),
+        "update": sa.and_(Referral.status == S.ACCEPTED, Referral.received_date < update_cut,
+                          Referral.id.not_in(accepted_since), Referral.id.not_in(updated_since)),
+    }
+
+
+def overdue_condition(as_of: dt.date, calendar: HolidayCalendar | None = None) -> sa.ColumnElement[bool]:
+    """A WHERE clause true for referrals with an overdue clock on ``as_of`` (see referrals.clocks).
+
+    send: not yet sent and received before the cutoff; answer: SENT and last sent before it;
+    update: ACCEPTED and the later of acceptance and the last provider update before it.
+    """
+    return sa.or_(*overdue_branches(as_of, calendar).values())
 
 
 def _conditions(filters: QueueFilters, as_of: dt.date) -> list[sa.ColumnElement[bool]]:
@@ -228,20 +241,24 @@ def _current_assignments(
     session: Session, ids: list[str], provider_id: str | None
 ) -> dict[str, tuple[int, str, str, str]]:
     """Per referral: its active assignment (plan view) or the provider's latest one (provider view)."""
+    # Only ``referral_id`` goes to SQL: with a status or provider test beside it the database may pick
+    # that column's index and read most of the table; a page's referrals have few assignments each.
     stmt = (
-        sa.select(Assignment.referral_id, Assignment.id, Assignment.status, Assignment.provider_id, Provider.name)
+        sa.select(Assignment.referral_id, Assignment.id, Assignment.status, Assignment.provider_id,
+                  Assignment.sent_on, Provider.name)
         .join(Provider, Provider.id == Assignment.provider_id)
         .where(Assignment.referral_id.in_(ids))
         .order_by(Assignment.id)
     )
-    if provider_id:
-        stmt = stmt.where(Assignment.provider_id == provider_id, Assignment.sent_on.is_not(None))
-    else:
-        stmt = stmt.where(Assignment.status.in_(ACTIVE_ASSIGNMENT_STATUSES))
     found: dict[str, tuple[int, str, str, str]] = {}
     for row in session.execute(stmt):  # ordered by id: the latest wins
-        found[row.referral_id] = (row.id, str(row.status),
-                                  row.provider_id, row.name)
+        status = AssignmentStatus(row.status)
+        if provider_id:
+            if row.provider_id != provider_id or row.sent_on is None:
+                continue
+        elif status not in ACTIVE_ASSIGNMENT_STATUSES:
+            continue
+        found[row.referral_id] = (row.id, str(status), row.provider_id, row.name)
     return found
 
 
