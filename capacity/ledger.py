@@ -420,19 +420,28 @@ def reserve_units(
 # --- capacity over time -------------------------------------------------------------------------
 
 
-def _assignment_end(a: Assignment) -> dt.date | None:
-    """The day an assignment stopped holding units (None while it still does).
+def _hold_spans(contract_ids: Sequence[str]) -> sa.Subquery:
+    """Per assignment of these contracts: the first day it holds units (its creation day), the day
+    it stops (None while it still holds them) and its units; the caller sums those of the same span.
 
-    ``ended_at`` when set; else a declined assignment's answer date; else (an inactive assignment
-    with no end recorded) its creation day, so it never inflates the history.
+    It stops on its ``ended_at`` day when set; else a declined assignment on its answer date; else
+    (an inactive assignment with no end recorded) on its creation day, so it never inflates the
+    history.
     """
-    if a.status in ACTIVE_ASSIGNMENT_STATUSES:
-        return None
-    if a.ended_at is not None:
-        return a.ended_at.date()
-    if a.status is AssignmentStatus.DECLINED and a.answered_on is not None:
-        return a.answered_on
-    return a.created_at.date()
+    day = sa.Date()
+    finish = sa.case(
+        (Assignment.status.in_(ACTIVE_ASSIGNMENT_STATUSES), sa.null()),
+        (Assignment.ended_at.is_not(None), sa.func.date(Assignment.ended_at, type_=day)),
+        (sa.and_(Assignment.status == AssignmentStatus.DECLINED, Assignment.answered_on.is_not(None)),
+         Assignment.answered_on),
+        else_=sa.func.date(Assignment.created_at, type_=day),
+    )
+    return (
+        sa.select(Assignment.contract_id, sa.func.date(Assignment.created_at, type_=day).label("begin"),
+                  sa.type_coerce(finish, day).label("finish"), Assignment.units)
+        .where(Assignment.contract_id.in_(list(contract_ids)))
+        .subquery("spans")
+    )
 
 
 def capacity_history(
@@ -449,7 +458,10 @@ def capacity_history(
     Exactly one of ``contract_id``, ``provider_id`` or ``county`` selects the contracts. There is a
     point at each date where something changed (a contract starting or ending, a capacity report
     taking effect, an assignment starting or ending), clipped to ``[start, end]``. Three queries in
-    all (contracts, their reports, their assignments), whatever the number of contracts.
+    all (contracts, their reports, their assignments' dates and units), whatever the number of
+    contracts; then one sweep over the dated events in order, keeping each contract's committed
+    units and state and the service's totals up to date, so the cost grows with the number of
+    events, not with days × assignments.
 
     ``contracted`` is the contract's current number (amendments are not versioned); an assignment
     holds units from its creation day to its ``ended_at`` day.
@@ -474,12 +486,17 @@ def capacity_history(
         return []
     ids = [c.id for c in contracts]
     reports: dict[str, list[CapacityReport]] = defaultdict(list)
-    for r in session.scalars(sa.select(CapacityReport).where(CapacityReport.contract_id.in_(ids))):
-        reports[r.contract_id].append(r)
-    # (start, end, units) per contract; end None = still holding
-    holds: dict[str, list[tuple[dt.date, dt.date | None, int]]] = defaultdict(list)
-    for a in session.scalars(sa.select(Assignment).where(Assignment.contract_id.in_(ids))):
-        holds[a.contract_id].append((a.created_at.date(), _assignment_end(a), a.units))
+    holds: dict[str, list[tuple[dt.date, dt.date | None, int]]] = defaultdict(list)  # (start, end, units)
+    for chunk in range(0, len(ids), 5000):  # bound the IN lists
+        part = ids[chunk:chunk + 5000]
+        for r in session.scalars(sa.select(CapacityReport).where(CapacityReport.contract_id.in_(part))):
+            reports[r.contract_id].append(r)
+        spans = _hold_spans(part)
+        for row in session.execute(
+            sa.select(spans.c.contract_id, spans.c.begin, spans.c.finish, sa.func.sum(spans.c.units))
+            .group_by(spans.c.contract_id, spans.c.begin, spans.c.finish)
+        ):
+            holds[row[0]].append((row[1], row[2], int(row[3])))
 
     by_service: dict[str, list[Contract]] = defaultdict(list)
     for c in contracts:
@@ -487,43 +504,90 @@ def capacity_history(
 
     points: list[CapacityPoint] = []
     for service_key, group in sorted(by_service.items()):
-        dates: set[dt.date] = set()
-        for c in group:
-            dates.add(c.effective_start)
-            if c.effective_end is not None:
-                dates.add(c.effective_end + dt.timedelta(days=1))
-            dates.update(r.change_date for r in reports[c.id])
-            for begin, finish, _units in holds[c.id]:
-                dates.add(begin)
-                if finish is not None:
-                    dates.add(finish)
-        ordered = sorted(dates)
-        if start is not None:
-            # the value in force on ``start`` opens the window
-            first = bisect.bisect_right(ordered, start)
-            ordered = [start] + ordered[first:]
-        if end is not None:
-            ordered = [d for d in ordered if d <= end]
-        for day in ordered:
-            totals = {"contracts": 0, "contracted": 0, "capacity": 0, "committed": 0, "open": 0, "full": 0}
-            for c in group:
-                if not c.is_effective(day):
-                    continue
-                state = capacity_state(c.contracted_capacity, reports[c.id], day)
-                committed = sum(
-                    units for begin, finish, units in holds[c.id] if begin <= day and (finish is None or day < finish)
-                )
-                totals["contracts"] += 1
-                totals["contracted"] += c.contracted_capacity
-                totals["capacity"] += state.capacity
-                totals["committed"] += committed
-                totals["open"] += 0 if state.reported_full else max(0, state.capacity - committed)
-                totals["full"] += int(state.reported_full)
-            points.append(
-                CapacityPoint(
-                    date=day, service_key=service_key, contracts=totals["contracts"],
-                    contracted=totals["contracted"], capacity=totals["capacity"], committed=totals["committed"],
-                    open=totals["open"], reported_full=totals["full"],
-                )
+        points.extend(_sweep(service_key, group, reports, holds, start, end))
+    return points
+
+
+def _sweep(
+    service_key: str,
+    group: list[Contract],
+    reports: dict[str, list[CapacityReport]],
+    holds: dict[str, list[tuple[dt.date, dt.date | None, int]]],
+    start: dt.date | None,
+    end: dt.date | None,
+) -> list[CapacityPoint]:
+    """One service's points: the values in force on each date where something changed.
+
+    Events are (date, contract index, kind, units): a contract's start and the day after its end
+    change whether it counts; a report's change date re-folds its state (:func:`capacity_state`, so
+    the rule stays in one place); an assignment adds its units on its first day and takes them
+    away on its end day (never, if it ends on or before the day it started: it never held any).
+    """
+    dates: set[dt.date] = set()
+    events: list[tuple[dt.date, int, int]] = []  # (date, contract index, units change; 0 = re-evaluate)
+    for i, c in enumerate(group):
+        dates.add(c.effective_start)
+        events.append((c.effective_start, i, 0))
+        if c.effective_end is not None:
+            dates.add(c.effective_end + dt.timedelta(days=1))
+            events.append((c.effective_end + dt.timedelta(days=1), i, 0))
+        for r in reports[c.id]:
+            dates.add(r.change_date)
+            events.append((r.change_date, i, 0))
+        for begin, finish, units in holds[c.id]:
+            dates.add(begin)
+            if finish is not None:
+                dates.add(finish)
+            if finish is not None and finish <= begin:
+                continue  # held nothing on any day
+            events.append((begin, i, units))
+            if finish is not None:
+                events.append((finish, i, -units))
+    ordered = sorted(dates)
+    if start is not None:
+        # the value in force on ``start`` opens the window
+        first = bisect.bisect_right(ordered, start)
+        ordered = [start] + ordered[first:]
+    if end is not None:
+        ordered = [d for d in ordered if d <= end]
+    events.sort(key=lambda e: e[0])
+
+    committed = [0] * len(group)
+    # each contract's contribution to the totals: (contracts, contracted, capacity, committed, open, full)
+    part: list[tuple[int, int, int, int, int, int]] = [(0, 0, 0, 0, 0, 0)] * len(group)
+    totals = [0, 0, 0, 0, 0, 0]
+    state: list[CapacityState | None] = [None] * len(group)
+    points: list[CapacityPoint] = []
+    e = 0
+    for day in ordered:
+        changed: set[int] = set()
+        while e < len(events) and events[e][0] <= day:
+            _day, i, units = events[e]
+            if units:
+                committed[i] += units
+            else:
+                state[i] = None  # re-fold the reports on the day it is needed
+            changed.add(i)
+            e += 1
+        for i in changed:
+            c = group[i]
+            if c.is_effective(day):
+                st = state[i]
+                if st is None:
+                    st = state[i] = capacity_state(c.contracted_capacity, reports[c.id], day)
+                held = committed[i]
+                new = (1, c.contracted_capacity, st.capacity, held,
+                       0 if st.reported_full else max(0, st.capacity - held), int(st.reported_full))
+            else:
+                new = (0, 0, 0, 0, 0, 0)
+            old = part[i]
+            for k in range(6):
+                totals[k] += new[k] - old[k]
+            part[i] = new
+        points.append(
+            CapacityPoint(
+                date=day, service_key=service_key, contracts=totals[0], contracted=totals[1],
+                capacity=totals[2], committed=totals[3], open=totals[4], reported_full=totals[5],
             )
+        )
     return points

@@ -19,12 +19,20 @@ from ortools.sat.python import cp_model
 from matcher.classes import Classes, build_classes
 from matcher.problem import NO_LIMIT, IntArray
 
-__all__ = ["COUNT_SHARE", "SEARCH_WORKERS", "AssignmentResult", "solve_assignment"]
+__all__ = ["COUNT_SHARE", "SEARCH_WORKERS", "AssignmentResult", "kept_plan", "search_workers", "solve_assignment"]
 
 #: Share of a part's time limit for phase 1 (the count); phase 2 gets the rest.
 COUNT_SHARE = 0.6
-#: CP-SAT search workers at least this many (its portfolio needs several; threads interleave).
+#: CP-SAT search threads, at least: its portfolio needs several subsolvers (with two, the count
+#: bounds of small weighted components went unproven: placed_bound 3,435 instead of 3,420 on the
+#: 5,000-referral benchmark). Threads beyond the cores interleave within the time limit; they
+#: are threads of this process, not processes.
 SEARCH_WORKERS = 8
+
+
+def search_workers(workers: int) -> int:
+    """CP-SAT threads for a solve given ``workers``: ``SEARCH_WORKERS``, or more if asked."""
+    return max(SEARCH_WORKERS, workers)
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,32 @@ def _greedy(d: _Data, x: IntArray, y: IntArray) -> None:
                 contract_left[contract] -= fit * u
 
 
+def kept_plan(
+    arc_referral: IntArray, arc_site: IntArray, arc_units: IntArray, penalty: IntArray, site_left: IntArray,
+    site_contract: IntArray, contract_left: IntArray, current_site: IntArray,
+) -> IntArray:
+    """Positions of the arcs to each referral's current site that still fit, most urgent first.
+
+    The plan a re-solve starts from (stability, tier 6): every proposal kept where the rules and
+    capacity still allow it.
+    """
+    kept = np.flatnonzero(current_site[arc_referral] == arc_site)
+    if kept.size == 0:
+        return kept
+    kept = kept[np.lexsort((arc_referral[kept], -penalty[arc_referral[kept]]))]
+    site_room = np.where(site_left == NO_LIMIT, np.iinfo(np.int64).max, site_left).astype(np.int64)
+    contract_room = contract_left.astype(np.int64).copy()
+    out: list[int] = []
+    for a, s, u in zip(kept.tolist(), arc_site[kept].tolist(), arc_units[kept].tolist(), strict=True):
+        k = int(site_contract[s])
+        if site_room[s] >= u and (k < 0 or contract_room[k] >= u):
+            site_room[s] -= u
+            if k >= 0:
+                contract_room[k] -= u
+            out.append(a)
+    return np.array(out, dtype=np.int64)
+
+
 def solve_assignment(
     arc_referral: IntArray, arc_site: IntArray, arc_cost: IntArray, arc_units: IntArray, penalty: IntArray,
     site_left: IntArray, site_contract: IntArray, contract_left: IntArray, *, time_limit: float, workers: int,
@@ -149,7 +183,7 @@ def solve_assignment(
     # Objective, phase 1: the most members placed.
     deadline = time.perf_counter() + time_limit
     solver = cp_model.CpSolver()
-    solver.parameters.num_workers = max(SEARCH_WORKERS, workers)
+    solver.parameters.num_workers = search_workers(workers)
     solver.parameters.max_time_in_seconds = max(0.05, COUNT_SHARE * time_limit)
     placed = sum(y)
     model.maximize(placed)

@@ -72,7 +72,7 @@ def build_problem(data: MatchData) -> Problem:
     pairs = candidate_pairs(t, open_)
 
     # Hard rules in funnel order: stage = how many consecutive rules a pair passes (+1 service).
-    stage = np.ones(len(pairs), dtype=np.int64)
+    stage = np.ones(len(pairs), dtype=np.int8)
     passing = np.ones(len(pairs), dtype=bool)
     for rule in HARD_RULES:
         passing &= rule.allows(t, pairs)
@@ -80,18 +80,27 @@ def build_problem(data: MatchData) -> Problem:
     best = np.zeros(n, dtype=np.int64)
     np.maximum.at(best, pairs.referral, stage)
     block = _unplaced_reasons(t, best, len(HARD_RULES) + 1)
+    pref_referral, pref_provider, pref_rank, pref_block = _preference_rows(t, pairs, stage)
+    del stage
 
     # Accepted referrals keep their one arc, whatever the rules now say (never moved).
+    # (Memory: a statewide plan has tens of millions of pairs; each column is copied once, and the
+    # pairs are dropped before the terms are computed.)
     accepted = np.flatnonzero(t.ref_accepted)
     current = t.ref_current[accepted]
-    locked = Pairs(accepted, current, haversine_miles(
-        t.ref_lat[accepted], t.ref_lon[accepted], t.site_lat[current], t.site_lon[current]))
-    eligible = pairs.take(passing)
-    arcs = Pairs(*(np.concatenate([getattr(eligible, f), getattr(locked, f)]) for f in ("referral", "site", "miles")))
+    locked_miles = haversine_miles(t.ref_lat[accepted], t.ref_lon[accepted], t.site_lat[current], t.site_lon[current])
+    arcs = Pairs(np.concatenate([pairs.referral[passing], accepted]), np.concatenate([pairs.site[passing], current]),
+                 np.concatenate([pairs.miles[passing], locked_miles]))
+    del pairs, passing
+    # Arcs sorted by (referral, site): the solver's classes and look-ups then need no sort.
+    order = np.argsort(arcs.referral * max(len(t.sites), 1) + arcs.site)
+    arcs = arcs.take(order)
+    del order
     terms = _terms(t, arcs)
-    weights = np.array([TIER_WEIGHTS[tier] for tier in TIERS], dtype=np.int64)
+    cost = np.zeros(len(arcs), dtype=np.int64)
+    for column, tier in enumerate(TIERS):  # column by column: no (arcs x tiers) int64 temporary
+        cost += terms[:, column].astype(np.int64) * TIER_WEIGHTS[tier]
     site_capacity, contract_capacity = capacity_limits(t)
-    pref_referral, pref_provider, pref_rank, pref_block = _preference_rows(t, pairs, stage)
     levels = np.array([urgency_level(r.post_discharge, r.business_days_waited) for r in t.referrals],
                       dtype=np.int64)
     return Problem(
@@ -111,7 +120,7 @@ def build_problem(data: MatchData) -> Problem:
         arc_referral=arcs.referral,
         arc_site=arcs.site,
         arc_units=np.array([r.units for r in t.referrals], dtype=np.int64)[arcs.referral],
-        arc_cost=terms.astype(np.int64) @ weights,
+        arc_cost=cost,
         arc_terms=terms,
         arc_miles=arcs.miles,
         preference_referral=pref_referral,
@@ -138,7 +147,7 @@ def _unplaced_reasons(t: Tables, best: IntArray, all_passed: int) -> tuple[Unpla
 
 
 def _preference_rows(
-    t: Tables, pairs: Pairs, stage: IntArray
+    t: Tables, pairs: Pairs, stage: npt.NDArray[np.integer]
 ) -> tuple[IntArray, tuple[str, ...], IntArray, tuple[PreferenceMissReason | None, ...]]:
     """One row per (referral, ranked provider): the first hard rule every site of it failed."""
     keys = t.preference_keys

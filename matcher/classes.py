@@ -29,6 +29,17 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+def _by_referral_site(arc_referral: IntArray, arc_site: IntArray) -> IntArray:
+    """The order sorting arcs by (referral, site): (referral, site) keys are unique, so any sort is
+    stable, and the builder's arcs usually come sorted already (then this is one pass)."""
+    if arc_referral.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    key = arc_referral * (int(arc_site.max()) + 1) + arc_site
+    if bool((key[1:] > key[:-1]).all()):
+        return np.arange(key.size, dtype=np.int64)
+    return np.asarray(np.argsort(key), dtype=np.int64)
+
+
 def referral_classes(arc_referral: IntArray, arc_site: IntArray, arc_cost: IntArray) -> tuple[IntArray, IntArray]:
     """Group referrals with identical (site, cost) arc lists.
 
@@ -36,7 +47,7 @@ def referral_classes(arc_referral: IntArray, arc_site: IntArray, arc_cost: IntAr
     ``arc_class[i]`` is the class of the referral of arc ``order[i]``. Classes are found by a
     hash of the arc list and then verified arc by arc, so a hash collision only costs a split.
     """
-    order = np.lexsort((arc_site, arc_referral))
+    order = _by_referral_site(arc_referral, arc_site)
     referral = arc_referral[order]
     site, cost = arc_site[order], arc_cost[order]
     start = np.flatnonzero(np.r_[True, referral[1:] != referral[:-1]])

@@ -129,10 +129,13 @@ class Problem:
         _first_bad(self.arc_cost < 0, "arc {} has a negative cost", arc_names)
         if a:
             keys = self.arc_referral * max(s, 1) + self.arc_site
-            order = np.argsort(keys, kind="stable")
-            same = keys[order][1:] == keys[order][:-1]
-            if same.any():
+            keys.sort()  # in place: a statewide problem has tens of millions of arcs
+            if (keys[1:] == keys[:-1]).any():
+                keys = self.arc_referral * max(s, 1) + self.arc_site
+                order = np.argsort(keys, kind="stable")
+                same = keys[order][1:] == keys[order][:-1]
                 raise ProblemError(f"duplicate arc {arc_names[int(order[1:][same][0])]}")
+            del keys
         locked = np.flatnonzero(self.referral_locked)
         if locked.size:
             has_current_arc = np.zeros(n, dtype=bool)

@@ -57,7 +57,7 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
-from matcher.assign import AssignmentResult, solve_assignment
+from matcher.assign import AssignmentResult, kept_plan, solve_assignment
 from matcher.classes import Classes, _mix, build_classes
 from matcher.errors import MatcherError
 from matcher.problem import NO_LIMIT, IntArray
@@ -74,6 +74,15 @@ DIRECT_SITES = 2
 REPAIR_EXACT = 400
 #: Share of the part's time limit for the repair.
 REPAIR_SHARE = 0.5
+#: At most this many re-solves of the relaxation anchored on the plan so far.
+ANCHOR_ROUNDS = 3
+#: At most this many alternations of exchanges and upgrades.
+IMPROVE_ROUNDS = 20
+#: Components up to this many referrals are polished by CP-SAT warm-started from the rounding,
+#: for at most POLISH_SECONDS or POLISH_SHARE of the time left.
+POLISH_REFERRALS = 1000
+POLISH_SECONDS = 10.0
+POLISH_SHARE = 0.8
 #: Stop improving the bound once within this (relative) of its upper estimate, or after so many flows.
 BOUND_TOLERANCE = 1e-6
 BOUND_ITERATIONS = 30
@@ -223,7 +232,7 @@ class _Relaxation:
         self.supplies = np.zeros(sink + 1, dtype=np.int64)
         self.supplies[:n_l] = level_room
         self.supplies[sink] = -self.total
-        self.n_levels = n_l
+        self.n_levels, self.site_node = n_l, o_s
         #: Largest per-unit cost the network carries without int64 trouble.
         self.cost_cap = min(INT64_SAFE // (2 * (sink + 2)), INT64_SAFE // max(1, self.total))
 
@@ -231,19 +240,31 @@ class _Relaxation:
     def size(self) -> int:
         return int(self.tails.size)
 
-    def solve(self, scale: int, unplaced_cost: IntArray) -> tuple[int, IntArray, IntArray]:
+    def solve(self, scale: int, unplaced_cost: IntArray, anchor: IntArray | None = None
+              ) -> tuple[int, IntArray, IntArray]:
         """Min-cost flow with arc costs ``scale * cost / u`` (rounded down) and these unplaced costs.
 
-        Returns (optimal cost, every arc's flow, unplaced units per level).
+        ``anchor`` (class arcs, e.g. those a plan uses) get direct arcs one cost unit cheaper
+        than every other way to a site, like the stability term: among optimal solutions of the
+        relaxation, one close to that plan. Returns (optimal cost, every arc's flow, unplaced
+        units per level); with an anchor, the cost includes those extra units.
         """
         d, n_l = self.d, self.n_levels
         n_front = self.hub_class.size + self.direct_arcs.size + self.hub_site.size
-        costs = np.concatenate([scale * self.hub_cost // self.class_units[self.hub_class],
-                                scale * d.cost[self.direct_arcs] // d.units[self.direct_arcs],
+        bonus = 0 if anchor is None else 1
+        costs = np.concatenate([scale * (self.hub_cost + bonus) // self.class_units[self.hub_class],
+                                scale * (d.cost[self.direct_arcs] + bonus) // d.units[self.direct_arcs],
                                 np.zeros(self.hub_site.size + n_l, np.int64), unplaced_cost,
                                 np.zeros(self.tails.size - n_front - 2 * n_l, np.int64)])
+        tails, heads, capacities = self.tails, self.heads, self.capacities
+        if anchor is not None:
+            c = d.c
+            tails = np.concatenate([tails, n_l + c.class_of_arc[anchor]])
+            heads = np.concatenate([heads, self.site_node + d.site[anchor]])
+            capacities = np.concatenate([capacities, c.class_size[c.class_of_arc[anchor]] * d.units[anchor]])
+            costs = np.concatenate([costs, scale * d.cost[anchor] // d.units[anchor]])
         flow = min_cost_flow.SimpleMinCostFlow()
-        arcs = flow.add_arcs_with_capacity_and_unit_cost(self.tails, self.heads, self.capacities, costs)
+        arcs = flow.add_arcs_with_capacity_and_unit_cost(tails, heads, capacities, costs)
         flow.set_nodes_supplies(np.arange(self.supplies.size), self.supplies)
         status = flow.solve()
         if status != flow.OPTIMAL:
@@ -251,7 +272,7 @@ class _Relaxation:
         values = flow.flows(arcs)
         return int(flow.optimal_cost()), values, values[n_front + n_l:n_front + 2 * n_l]
 
-    def whole(self, values: IntArray) -> IntArray:
+    def whole(self, values: IntArray, anchor: IntArray | None = None) -> IntArray:
         """Members placed whole by a flow, per class arc: direct arcs' flow // u, hubs packed.
 
         A hub's inflow from a class is ``F // u`` whole members (and a remainder); they are packed
@@ -261,6 +282,8 @@ class _Relaxation:
         n_hub_arcs, n_direct = self.hub_class.size, self.direct_arcs.size
         x = np.zeros(d.units.size, dtype=np.int64)
         x[self.direct_arcs] = values[n_hub_arcs:n_hub_arcs + n_direct] // d.units[self.direct_arcs]
+        if anchor is not None:
+            np.add.at(x, anchor, values[self.tails.size:] // d.units[anchor])
         inflow = values[:n_hub_arcs]
         outflow = values[n_hub_arcs + n_direct:n_hub_arcs + n_direct + self.hub_site.size]
         members = inflow // self.class_units[self.hub_class]
@@ -333,20 +356,62 @@ def solve_relaxed(
     worst = int(np.maximum(c.level_penalty, _class_max(d.cost, d.arcs_of_class)[c.level_class]).dot(c.level_size))
     placed_bound = n - max(0, -(-(lp_cost - scale * worst) // (scale * price)))
     # Round: whole members keep their site; repair the rest on what is left.
-    x, y = _round(c, lp.whole(flow), out_units, d.level_units)
-    site_room, contract_room = d.rooms_after(x)
-    repair_deadline = time.perf_counter() + REPAIR_SHARE * max(0.0, time_limit - (time.perf_counter() - started))
     hint = np.ones(arc_referral.size, dtype=np.int64)
-    if current_site is not None:  # warm start: the current site first
+    if current_site is not None:  # the repair's warm start: the current site first
         hint[current_site[arc_referral] == arc_site] = 0
-    _repair(d, x, y, site_room, contract_room, arc_referral, arc_site, arc_cost, arc_units, penalty, site_left,
-            site_contract, contract_left, hint, repair_deadline, workers)
-    count = int(y.sum())
-    objective = int(d.cost.dot(x)) + int(c.level_penalty.dot(c.level_size - y))
+    unplaced_cost = scale * (price + c.level_penalty) // d.level_units
+
+    def plan(flow: IntArray, out_units: IntArray, anchor: IntArray | None, share: float
+             ) -> tuple[IntArray, IntArray, int, int]:
+        x, y = _round(c, lp.whole(flow, anchor), out_units, d.level_units)
+        site_room, contract_room = d.rooms_after(x)
+        deadline = time.perf_counter() + share * max(0.0, started + time_limit - time.perf_counter())
+        _repair(d, x, y, site_room, contract_room, arc_referral, arc_site, arc_cost, arc_units, penalty,
+                site_left, site_contract, contract_left, hint, deadline, workers)
+        return x, y, int(y.sum()), int(d.cost.dot(x)) + int(c.level_penalty.dot(c.level_size - y))
+
+    x, y, count, objective = plan(flow, out_units, None, REPAIR_SHARE)
+    # Which optimal solution of the relaxation gets rounded matters: re-solve it anchored on the
+    # plan's arcs, round again, and keep the better plan while it improves.
+    for _ in range(ANCHOR_ROUNDS):
+        if time.perf_counter() > started + REPAIR_SHARE * time_limit:
+            break
+        anchor = np.flatnonzero(x > 0)
+        _, flow2, out2 = lp.solve(scale, unplaced_cost, anchor)
+        x2, y2, count2, objective2 = plan(flow2, out2, anchor, REPAIR_SHARE / 2)
+        if (count2, -objective2) <= (count, -objective):
+            break
+        x, y, count, objective = x2, y2, count2, objective2
+    if current_site is not None and (current_site[arc_referral] == arc_site).any():
+        # Re-solve: also improve the plan that keeps every proposal that still fits; the better
+        # plan wins (a move costs its stability term, so equal plans keep members where they are).
+        kept = kept_plan(arc_referral, arc_site, arc_units, penalty, site_left, site_contract, contract_left,
+                         current_site)
+        x2, y2 = c.counts(kept)
+        kept_deadline = time.perf_counter() + REPAIR_SHARE * max(0.0, started + time_limit - time.perf_counter())
+        _improve(d, x2, y2, *d.rooms_after(x2), kept_deadline)
+        count2 = int(y2.sum())
+        objective2 = int(d.cost.dot(x2)) + int(c.level_penalty.dot(c.level_size - y2))
+        if (count2, -objective2) >= (count, -objective):
+            x, y, count, objective = x2, y2, count2, objective2
+    proven = 0  # CP-SAT's bound, for plans placing at least as many as its plan (never more than ours)
+    polish = min(POLISH_SECONDS, POLISH_SHARE * (started + time_limit - time.perf_counter()))
+    if n <= POLISH_REFERRALS and polish > 0.1:
+        # Mid-size: CP-SAT, warm-started from this plan, may prove the count or place one more.
+        part = solve_assignment(arc_referral, arc_site, arc_cost, arc_units, penalty, site_left, site_contract,
+                                contract_left, time_limit=polish, workers=workers,
+                                start=c.split(c.level_size - y, x))
+        placed_bound = min(placed_bound, part.placed_bound)
+        proven = part.bound
+        if (part.chosen.size, -part.objective) > (count, -objective):
+            x, y = c.counts(part.chosen)
+            _improve(d, x, y, *d.rooms_after(x), time.perf_counter() + REPAIR_SHARE * polish)
+            count = int(y.sum())
+            objective = int(d.cost.dot(x)) + int(c.level_penalty.dot(c.level_size - y))
     bound = _lagrangian_bound(lp, d, scale, price, lp_cost, out_units, n, count, objective,
                               deadline=started + time_limit)
     placed_bound = max(placed_bound, count)
-    bound = min(bound, objective)
+    bound = min(max(bound, proven), objective)
     chosen = c.split(c.level_size - y, x)
     return AssignmentResult(chosen, count == placed_bound and bound == objective, objective, bound, placed_bound)
 
@@ -413,8 +478,22 @@ def _repair(
         x += add_x
         y += add_y
         site_room[:], contract_room[:] = d.rooms_after(x)
+    _improve(d, x, y, site_room, contract_room, deadline)
+
+
+def _improve(d: _Instance, x: IntArray, y: IntArray, site_room: IntArray, contract_room: IntArray,
+             deadline: float) -> None:
+    """Greedy fill, then exchanges (one more placed) and upgrades (same count, lower cost), in turn.
+
+    An upgrade can leave the room an exchange needs and the other way round, so the two
+    alternate until neither changes anything or the deadline passes.
+    """
     _greedy_fill(d, x, y, site_room, contract_room)
-    if _exchanges(d, x, y, site_room, contract_room, deadline):
+    for _ in range(IMPROVE_ROUNDS):
+        changed = _exchanges(d, x, y, site_room, contract_room, deadline)
+        changed |= _upgrades(d, x, y, site_room, contract_room, deadline)
+        if not changed or time.perf_counter() > deadline:
+            break
         _greedy_fill(d, x, y, site_room, contract_room)
 
 
@@ -450,87 +529,214 @@ def _exchanges(d: _Instance, x: IntArray, y: IntArray, site_room: IntArray, cont
                deadline: float) -> bool:
     """Place waiting members by moving one placed member elsewhere to make room; True if any placed.
 
-    Each exchange places one more member (the smallest, then most urgent waiting first) at a site
-    ``s`` and moves one member of another class from ``s`` to a site ``t`` with room for it, the
-    cheapest such pair; rooms are checked at both sites and both contracts.
+    A move takes a placed member ``v`` from site ``s`` to the cheapest other site of its class
+    with room for it; it is worth making when the room it leaves at ``s`` fits a waiting member
+    (the smallest demand, then the most urgent, then the cheapest arc). Moves are found for all
+    sites at once, then applied one by one with rooms re-checked at both sites and both
+    contracts; rounds repeat while they place someone.
     """
     c = d.c
-    by_site = np.argsort(d.site, kind="stable")
-    site_start = np.searchsorted(d.site[by_site], np.arange(d.site_room.size + 1))
+    n_s = d.site_room.size
+    never = np.iinfo(np.int64).max
+    levels = _Levels(c, y)
     placed_any = False
-    while time.perf_counter() < deadline:
+    while time.perf_counter() < deadline and x.size:
         room = d.room(site_room, contract_room)
-        takes = room[d.site] >= d.units  # class arc j's site could take one more of its members
-        n_takes = np.add.reduceat(takes.astype(np.int64), d.arcs_of_class[:-1]) if takes.size else takes
-        elsewhere = n_takes[c.class_of_arc] - takes.astype(np.int64) > 0
-        movable = (x > 0) & elsewhere
-        free = np.zeros(d.site_room.size, dtype=np.int64)
-        np.maximum.at(free, d.site[movable], d.units[movable])
         waiting = c.level_size - y
-        promising = room[d.site] + free[d.site] >= d.units
-        class_promising = np.logical_or.reduceat(promising, d.arcs_of_class[:-1]) if promising.size else promising
-        levels = np.flatnonzero((waiting > 0) & class_promising[c.level_class])
-        if levels.size == 0:
+        # Waiting classes' arcs that do not fit now, by site: smallest demand, most urgent, cheapest.
+        urgent = np.full(c.n_classes, -1, dtype=np.int64)
+        np.maximum.at(urgent, c.level_class[waiting > 0], c.level_penalty[waiting > 0])
+        class_waiting = np.bincount(c.level_class, weights=waiting, minlength=c.n_classes).astype(np.int64)
+        wanted = np.flatnonzero((urgent[c.class_of_arc] >= 0) & (room[d.site] < d.units))
+        if wanted.size == 0:
             break
+        wanted = wanted[np.lexsort((d.cost[wanted], -urgent[c.class_of_arc[wanted]], d.units[wanted],
+                                    d.site[wanted]))]
+        wanted_start = np.searchsorted(d.site[wanted], np.arange(n_s + 1))
+        smallest = np.full(n_s, never, dtype=np.int64)
+        np.minimum.at(smallest, d.site[wanted], d.units[wanted])
+        # Placed members whose leaving would make room, and their cheapest target elsewhere.
+        movers = np.flatnonzero((x > 0) & (room[d.site] + d.units >= smallest[d.site]))
+        if movers.size == 0:
+            break
+        takes = room[d.site] >= d.units
+        price = np.where(takes, d.cost, never)
+        best = _class_argmin(price, d.arcs_of_class)
+        other = np.where(takes & (d.site != d.site[best[c.class_of_arc]]), d.cost, never)
+        second = _class_argmin(other, d.arcs_of_class)
+        k = c.class_of_arc[movers]
+        target = np.where(d.site[best[k]] != d.site[movers], best[k], second[k])
+        keep = (target >= 0) & takes[np.maximum(target, 0)]
+        movers, target = movers[keep], target[keep]
         placed_now = 0
-        for level in levels[np.lexsort((-c.level_penalty[levels], d.level_units[levels]))].tolist():
+        for v, t in zip(*(a.tolist() for a in _by(d.cost[target] - d.cost[movers], movers, target)), strict=True):
             if time.perf_counter() > deadline:
                 break
-            if _exchange_one(d, x, y, site_room, contract_room, level, by_site, site_start):
+            if x[v] == 0:
+                continue
+            s = int(d.site[v])
+            uv = int(d.units[v])
+            a = int(d.site_contract[s])
+            ts = int(d.site[t])
+            if min(site_room[ts], contract_room[d.site_contract[ts]]) < uv:
+                continue
+            for j in wanted[wanted_start[s]:wanted_start[s + 1]].tolist():
+                u = int(d.units[j])
+                if u > min(site_room[s], contract_room[a]) + uv:
+                    break  # sorted by demand: nothing further fits either
+                kj = int(c.class_of_arc[j])
+                if not class_waiting[kj] or not _move_fits(d, site_room, contract_room, s, a, u, t, uv):
+                    continue
+                level = levels.waiting(kj)
+                for arc, delta, units in ((v, -1, uv), (t, 1, uv), (j, 1, u)):
+                    x[arc] += delta
+                    site = int(d.site[arc])
+                    site_room[site] -= delta * units
+                    contract_room[d.site_contract[site]] -= delta * units
+                y[level] += 1
+                class_waiting[kj] -= 1
                 placed_now += 1
+                break
         placed_any |= placed_now > 0
         if placed_now == 0:
             break
     return placed_any
 
 
-def _exchange_one(d: _Instance, x: IntArray, y: IntArray, site_room: IntArray, contract_room: IntArray,
-                  level: int, by_site: IntArray, site_start: IntArray) -> bool:
-    """Try to place one member of ``level`` by one move; apply the cheapest and return True if found."""
+def _upgrades(d: _Instance, x: IntArray, y: IntArray, site_room: IntArray, contract_room: IntArray,
+              deadline: float) -> bool:
+    """Swap a placed member for a waiting one at the same site when that lowers the objective.
+
+    The count stays the same; the waiting member may need more units than the one it replaces,
+    up to what the site has left, so rooms the rounding could not fill buy urgency. The most
+    valuable waiting member goes first, replacing the least valuable placed member it fits in
+    for. Returns True if anything changed.
+    """
     c = d.c
-    k, u = int(c.level_class[level]), int(d.level_units[level])
-    start, end = int(d.arcs_of_class[k]), int(d.arcs_of_class[k + 1])
-    mine = np.arange(start, end)
-    room = np.minimum(site_room[d.site[mine]], contract_room[d.site_contract[d.site[mine]]])
-    best: tuple[int, int, int, int] | None = None  # (cost change, arc of the newcomer, arc moved from, arc moved to)
-    for j in mine[np.argsort(d.cost[mine], kind="stable")].tolist():
-        s = int(d.site[j])
-        a = int(d.site_contract[s])
-        need = u - int(min(site_room[s], contract_room[a]))
-        if need <= 0 or need > u:
-            continue
-        at_s = by_site[site_start[s]:site_start[s + 1]]
-        movers = at_s[(x[at_s] > 0) & (d.units[at_s] >= need) & (c.class_of_arc[at_s] != k)]
-        for v in movers.tolist():
-            kv, uv = int(c.class_of_arc[v]), int(d.units[v])
-            targets = np.arange(int(d.arcs_of_class[kv]), int(d.arcs_of_class[kv + 1]))
-            t_site = d.site[targets]
-            t_contract = d.site_contract[t_site]
-            same = t_contract == a
-            ok = (t_site != s) & (site_room[t_site] >= uv) & np.where(
-                same, contract_room[a] >= u, (contract_room[t_contract] >= uv) & (contract_room[a] + uv >= u))
-            ok &= site_room[s] + uv >= u
-            if not ok.any():
-                continue
-            options = targets[ok]
-            t = int(options[np.argmin(d.cost[options])])
-            change = int(d.cost[t]) - int(d.cost[v]) + int(d.cost[j])
-            if best is None or change < best[0]:
-                best = (change, j, v, t)
-        if best is not None:
+    n_s = d.site_room.size
+    levels = _Levels(c, y)
+    changed = False
+    while time.perf_counter() < deadline and x.size:
+        waiting = c.level_size - y
+        urgent = np.full(c.n_classes, -1, dtype=np.int64)
+        np.maximum.at(urgent, c.level_class[waiting > 0], c.level_penalty[waiting > 0])
+        # Placed members' least urgent level per class (what a swap would give up).
+        mild = np.full(c.n_classes, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(mild, c.level_class[y > 0], c.level_penalty[y > 0])
+        placed = np.flatnonzero(x > 0)
+        give = mild[c.class_of_arc[placed]] - d.cost[placed]  # penalty given back, less the cost saved
+        least = np.full(n_s, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(least, d.site[placed], give)
+        wanted = np.flatnonzero(urgent[c.class_of_arc] >= 0)
+        value = urgent[c.class_of_arc[wanted]] - d.cost[wanted]
+        worth = value > least[d.site[wanted]]
+        wanted, value = wanted[worth], value[worth]
+        if wanted.size == 0:
             break
-    del room
-    if best is None:
+        wanted = wanted[np.lexsort((-value, d.site[wanted]))]
+        wanted_start = np.searchsorted(d.site[wanted], np.arange(n_s + 1))
+        order = np.lexsort((give, d.site[placed]))
+        placed, give = placed[order], give[order]
+        placed_start = np.searchsorted(d.site[placed], np.arange(n_s + 1))
+        swaps = 0
+        for site in np.unique(d.site[wanted]).tolist():
+            if time.perf_counter() > deadline:
+                break
+            a = int(d.site_contract[site])
+            out_arcs = placed[placed_start[site]:placed_start[site + 1]]
+            out_give = give[placed_start[site]:placed_start[site + 1]].tolist()
+            out_units = d.units[out_arcs].tolist()
+            out_class = c.class_of_arc[out_arcs].tolist()
+            out = out_arcs.tolist()
+            biggest = max(out_units, default=0)
+            for j in wanted[wanted_start[site]:wanted_start[site + 1]].tolist():
+                kj = int(c.class_of_arc[j])
+                u = int(d.units[j])
+                room = int(min(site_room[site], contract_room[a]))
+                if u > room + biggest:
+                    continue
+                level = levels.waiting(kj)
+                if level < 0:
+                    continue
+                gain = levels.penalty[level] - int(d.cost[j])
+                if gain <= out_give[0]:
+                    break  # by value: no one further gains
+                for i, v in enumerate(out):
+                    if out_give[i] >= gain:
+                        break
+                    kv, uv = out_class[i], out_units[i]
+                    if x[v] == 0 or kv == kj or room + uv < u:
+                        continue
+                    level_v = levels.held(kv)
+                    if level_v < 0 or levels.penalty[level_v] - int(d.cost[v]) >= gain:
+                        continue
+                    x[v] -= 1
+                    y[level_v] -= 1
+                    x[j] += 1
+                    y[level] += 1
+                    site_room[site] += uv - u
+                    contract_room[a] += uv - u
+                    swaps += 1
+                    break
+        changed |= swaps > 0
+        if swaps == 0:
+            break
+    return changed
+
+
+class _Levels:
+    """Each class's urgency levels, for the scalar searches of the exchanges and upgrades."""
+
+    def __init__(self, c: Classes, y: IntArray) -> None:
+        bounds = np.searchsorted(c.level_class, np.arange(c.n_classes + 1)).tolist()
+        self.first, self.end = bounds[:-1], bounds[1:]
+        self.penalty: list[int] = c.level_penalty.tolist()
+        self.size = c.level_size
+        self.y = y
+
+    def waiting(self, k: int) -> int:
+        """The most urgent level of class ``k`` with a member waiting, or -1."""
+        best = -1
+        for level in range(self.first[k], self.end[k]):
+            if self.y[level] < self.size[level] and (best < 0 or self.penalty[level] > self.penalty[best]):
+                best = level
+        return best
+
+    def held(self, k: int) -> int:
+        """The least urgent level of class ``k`` with a member placed, or -1."""
+        best = -1
+        for level in range(self.first[k], self.end[k]):
+            if self.y[level] > 0 and (best < 0 or self.penalty[level] < self.penalty[best]):
+                best = level
+        return best
+
+
+def _by(key: IntArray, *arrays: IntArray) -> tuple[IntArray, ...]:
+    """``arrays`` sorted by ``key`` (stable)."""
+    order = np.argsort(key, kind="stable")
+    return tuple(a[order] for a in arrays)
+
+
+def _class_argmin(values: IntArray, bounds: IntArray) -> IntArray:
+    """Per class, the class arc with the least value (the first on ties)."""
+    least = np.minimum.reduceat(values, bounds[:-1])
+    hit = np.flatnonzero(values == least[np.repeat(np.arange(bounds.size - 1), np.diff(bounds))])
+    klass = np.searchsorted(bounds, hit, side="right") - 1
+    first = np.full(bounds.size - 1, -1, dtype=np.int64)
+    first[klass[::-1]] = hit[::-1]
+    return first
+
+
+def _move_fits(d: _Instance, site_room: IntArray, contract_room: IntArray, s: int, a: int, u: int, t: int,
+               uv: int) -> bool:
+    """Would moving ``uv`` units from site ``s`` (contract ``a``) along arc ``t`` leave ``u`` units at ``s``?"""
+    ts = int(d.site[t])
+    b = int(d.site_contract[ts])
+    if ts == s or site_room[ts] < uv or site_room[s] + uv < u:
         return False
-    _, j, v, t = best
-    uv = int(d.units[v])
-    for arc, delta, units in ((v, -1, uv), (t, 1, uv), (j, 1, u)):
-        x[arc] += delta
-        site = int(d.site[arc])
-        site_room[site] -= delta * units
-        contract_room[d.site_contract[site]] -= delta * units
-    y[level] += 1
-    return True
+    if a == b:
+        return bool(contract_room[a] >= u)
+    return bool(contract_room[b] >= uv and contract_room[a] + uv >= u)
 
 
 def _lagrangian_bound(

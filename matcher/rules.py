@@ -281,8 +281,10 @@ def candidate_pairs(t: Tables, referrals: IntArray) -> Pairs:
     groups, starts = np.unique(group[order], return_index=True)
     ends = np.append(starts[1:], members.size)
     has_radius = t.site_based & ~np.isnan(t.site_radius)
-    out_r: list[IntArray] = []
-    out_s: list[IntArray] = []
+    # First the sites of each group, then the pairs written straight into preallocated columns,
+    # group by group (a statewide plan has tens of millions of pairs: no lists to concatenate,
+    # and the distance temporaries are per group).
+    chosen: list[tuple[IntArray, IntArray]] = []
     for g, lo, hi in zip(groups.tolist(), starts.tolist(), ends.tolist(), strict=True):
         service, county = divmod(g, n_counties)
         of_service = t.site_service == service
@@ -297,14 +299,18 @@ def candidate_pairs(t: Tables, referrals: IntArray) -> Pairs:
             lower_bound = np.maximum(dlat, dlon * coslat) * _MILES_PER_DEGREE
             sites = np.concatenate([sites, reach[lower_bound <= t.site_radius[reach]]])
         if sites.size:
-            out_r.append(np.repeat(rows, sites.size))
-            out_s.append(np.tile(sites, rows.size))
-    if not out_r:
-        empty = np.zeros(0, dtype=np.int64)
-        return Pairs(empty, empty, np.zeros(0, dtype=np.float64))
-    r = np.concatenate(out_r)
-    s = np.concatenate(out_s)
-    miles = haversine_pairs(t.ref_lat, t.ref_lon, r, t.site_lat, t.site_lon, s)
+            chosen.append((rows, sites))
+    total = sum(rows.size * sites.size for rows, sites in chosen)
+    r = np.empty(total, dtype=np.int64)
+    s = np.empty(total, dtype=np.int64)
+    miles = np.empty(total, dtype=np.float64)
+    at = 0
+    for rows, sites in chosen:
+        end = at + rows.size * sites.size
+        r[at:end] = np.repeat(rows, sites.size)
+        s[at:end] = np.tile(sites, rows.size)
+        miles[at:end] = haversine_pairs(t.ref_lat, t.ref_lon, r[at:end], t.site_lat, t.site_lon, s[at:end])
+        at = end
     return Pairs(r, s, miles)
 
 

@@ -6,16 +6,20 @@
    node per pool) and each is solved on its own:
    * every arc of the component uses the same ``u`` units: a min-cost flow over referral
      classes (:mod:`matcher.flow`), the exact optimum: most placed, then least cost;
-   * otherwise a generalized assignment problem (NP-hard): CP-SAT over referral classes
-     (:mod:`matcher.assign`) under the time limit, with its bound and gap.
-4. Large flow parts go to worker processes (``workers``); ``workers=1`` stays in process.
+   * otherwise a generalized assignment problem (NP-hard). Up to ``EXACT_REFERRALS``
+     referrals: CP-SAT over referral classes (:mod:`matcher.assign`), which proves small ones
+     optimal within the time limit. Larger ones: the LP relaxation, a transportation problem
+     solved as a min-cost flow, rounded and repaired (:mod:`matcher.relax`; mid-size ones are
+     then polished by CP-SAT warm-started from it), with the LP's count bound and a
+     Lagrangian bound on the cost, so ``gap`` stays honest.
+4. Large flow parts go to worker processes only when ``workers`` > 1 (default 1: on a small
+   shared machine a forked worker competes for the same cores and copies the inputs' pages).
 5. :func:`matcher.explain.explain` turns the chosen arcs into an explained Solution.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import os
 import time
 from collections.abc import Collection
 from concurrent.futures import ProcessPoolExecutor
@@ -24,7 +28,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
-from matcher.assign import solve_assignment
+from matcher.assign import kept_plan, solve_assignment
 from matcher.errors import ProblemError
 from matcher.explain import explain
 from matcher.flow import solve_flow
@@ -122,9 +126,11 @@ def solve(
     problem : Problem
         From :func:`matcher.build_problem` or :func:`matcher.io.read_problem`.
     time_limit : float
-        Seconds for the CP-SAT parts (weighted units); min-cost flow parts are exact and untimed.
+        Seconds for the weighted (generalized assignment) parts: CP-SAT, the repair and the
+        bound's refinement; min-cost flow parts, and the relaxation's flows, are untimed.
     workers : int, optional
-        Processes for large flow parts and CP-SAT search workers; default: the CPU count.
+        Processes for large flow parts (default 1: in process). CP-SAT uses
+        :func:`matcher.assign.search_workers` threads.
     focus_sites : collection of str, optional
         For a re-solve after a change at these sites: only the components that hold them (or
         hold referrals proposed to them) are solved; every other referral keeps its current
@@ -158,7 +164,7 @@ def solve(
     ('S1', 'R2', 'ALL_IN_AREA_FULL')
     """
     started = time.perf_counter()
-    workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
+    workers = max(1, workers if workers is not None else 1)
     p = problem
     res = residual(p)
     chosen = np.full(p.n_referrals, -1, dtype=np.int64)
@@ -185,8 +191,7 @@ def solve(
         used = _solve_flows(p, res, flow_arcs, flow_label, low, workers)
         chosen[p.arc_referral[used]] = used
     mixed = np.flatnonzero(~uniform & has_arcs)
-    relaxed = False
-    exact_referrals = EXACT_REFERRALS
+    paths = {"min-cost flow": bool(flow_arcs.size), "CP-SAT": False, "LP rounding": False}
     if mixed.size:
         mixed_arcs = usable[~uniform[label]]
         mixed_label = label[~uniform[label]]
@@ -201,12 +206,15 @@ def solve(
             t0 = time.perf_counter()
             args = (p.arc_referral[part_arcs], p.arc_site[part_arcs], p.arc_cost[part_arcs], p.arc_units[part_arcs],
                     p.referral_penalty, res.site_left, p.site_contract, res.contract_left)
-            n_part = np.unique(args[0]).size
-            if n_part > exact_referrals and uniform_units(args[0], args[3]):
+            seen = np.zeros(p.n_referrals, dtype=bool)
+            seen[args[0]] = True
+            if int(seen.sum()) > EXACT_REFERRALS and uniform_units(args[0], args[3]):
                 part = solve_relaxed(*args, time_limit=budget, workers=workers, current_site=p.referral_current)
-                relaxed = True
+                paths["LP rounding"] = True
             else:
-                part = solve_assignment(*args, time_limit=budget, workers=workers)
+                start = kept_plan(args[0], args[1], args[3], *args[4:], p.referral_current)
+                part = solve_assignment(*args, time_limit=budget, workers=workers, start=start)
+                paths["CP-SAT"] = True
             remaining_time = max(0.0, remaining_time - (time.perf_counter() - t0))
             remaining_arcs -= part_arcs.size
             used = part_arcs[part.chosen]
@@ -214,8 +222,7 @@ def solve(
             optimal &= part.optimal
             placed_gap += part.placed_bound - int(part.chosen.size)
             bound_gap += part.objective - part.bound
-    solver = " + ".join(name for name, used in (("min-cost flow", flow_arcs.size), ("CP-SAT", mixed.size),
-                                                ("LP rounding", relaxed)) if used)
+    solver = " + ".join(name for name, used in paths.items() if used)
     return explain(
         p, chosen, res,
         status=SolveStatus.OPTIMAL if optimal else SolveStatus.FEASIBLE,

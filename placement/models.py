@@ -104,6 +104,10 @@ class Assignment(Base):
             postgresql_where=sa.text(_ACTIVE_SQL),
         ),
         sa.Index("ix_assignments_contract_status", "contract_id", "status"),
+        # committed units per contract (the capacity board) read from the index alone
+        sa.Index("ix_assignments_status_contract_units", "status", "contract_id", "units"),
+        # the first day each referral was sent (timeliness), read from the index alone
+        sa.Index("ix_assignments_referral_id_sent_on", "referral_id", "sent_on"),
     )
 
 

@@ -166,7 +166,8 @@ def _history_summary(referral_ids: Sequence[str] | None = None) -> sa.Subquery:
     """Per referral: last day sent, last day accepted, last provider update.
 
     With ``referral_ids`` only their history is read (through the ``referral_id`` index): a page of
-    50 referrals must not aggregate the history of 100,000.
+    50 referrals must not aggregate the history of 100,000. (A long list is not repeated here: the
+    outer query's IN already holds it, and the databases bound the parameters of one statement.)
     """
     c = ReferralStatusChange
     real_change = c.from_status.is_distinct_from(c.to_status)
@@ -176,9 +177,12 @@ def _history_summary(referral_ids: Sequence[str] | None = None) -> sa.Subquery:
         sa.func.max(sa.case((sa.and_(real_change, c.to_status == S.ACCEPTED), c.on_date))).label("accepted_on"),
         sa.func.max(sa.case((c.reason_code == PROVIDER_UPDATE, c.on_date))).label("last_update"),
     )
-    if referral_ids is not None:
+    if referral_ids is not None and len(referral_ids) <= _HISTORY_IN_MAX:
         stmt = stmt.where(c.referral_id.in_(list(referral_ids)))
     return stmt.group_by(c.referral_id).subquery("history")
+
+
+_HISTORY_IN_MAX = 1000
 
 
 def clocks_for(

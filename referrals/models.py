@@ -153,8 +153,8 @@ class Referral(Base):
     __table_args__ = (
         sa.CheckConstraint("units_needed >= 1", name="units_positive"),
         sa.Index("ix_referrals_status_service", "status", "service_key"),
-        # the overdue filter, the aging chart and the unplaced list: a status, then receipt dates
-        sa.Index("ix_referrals_status_received_date", "status", "received_date"),
+        # the overdue filter, the aging chart and the unplaced list: a status, then receipt order
+        sa.Index("ix_referrals_status_received_date", "status", "received_date", "id"),
     )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from capacity.ledger import UnknownContract
 from capacity.models import Contract
@@ -36,6 +36,7 @@ __all__ = [
     "NetworkGap",
     "UnplacedEntry",
     "WaitlistNotAllowed",
+    "count_unplaced",
     "ensure_may_queue",
     "may_queue",
     "network_gaps",
@@ -108,41 +109,72 @@ def _reason_side(reason: str) -> str | None:
         return None
 
 
-def _unplaced_query() -> sa.Select[tuple[Any, ...]]:
-    """Referrals in UNPLACED with their latest open UnplacedReferral row, else the status change's code."""
-    u = UnplacedReferral
-    ranked_rows = (
-        sa.select(
-            u.referral_id, u.reason, u.detail, u.created_at,
-            sa.func.row_number()
-            .over(partition_by=u.referral_id, order_by=(u.created_at.desc(), u.id.desc()))
-            .label("rn"),
+class _Unplaced:
+    """The referrals in UNPLACED, with their member and (when asked for) their reason.
+
+    The reason is that of the latest unresolved ``UnplacedReferral`` row (newest ``created_at``,
+    then ``id``), else the reason code of the latest transition to UNPLACED, else ``UNKNOWN``.
+    "Latest" is stated as "no later one exists" (NOT EXISTS), which both databases run well: SQLite
+    looks each referral's few rows up through the ``referral_id`` indexes, PostgreSQL hash-joins;
+    window functions made SQLite's planner scan one side once per row of the other.
+    """
+
+    def __init__(self) -> None:
+        u, newer = aliased(UnplacedReferral), aliased(UnplacedReferral)
+        self.latest = (
+            sa.select(u.referral_id, u.reason, u.detail, u.created_at)
+            .where(
+                u.resolved_at.is_(None),
+                ~sa.exists().where(
+                    newer.referral_id == u.referral_id, newer.resolved_at.is_(None),
+                    sa.or_(newer.created_at > u.created_at,
+                           sa.and_(newer.created_at == u.created_at, newer.id > u.id)),
+                ),
+            )
+            .subquery("latest_row")
         )
-        .where(u.resolved_at.is_(None))
-        .subquery("ranked_rows")
-    )
-    latest_row = sa.select(ranked_rows).where(ranked_rows.c.rn == 1).subquery("latest_row")
-    c = ReferralStatusChange
-    ranked_changes = (
-        sa.select(
-            c.referral_id, c.reason_code,
-            sa.func.row_number().over(partition_by=c.referral_id, order_by=c.id.desc()).label("rn"),
+        c, later = aliased(ReferralStatusChange), aliased(ReferralStatusChange)
+        self.change = (
+            sa.select(c.referral_id, c.reason_code)
+            .where(
+                c.to_status == ReferralStatus.UNPLACED, c.from_status.is_distinct_from(c.to_status),
+                ~sa.exists().where(
+                    later.referral_id == c.referral_id, later.to_status == ReferralStatus.UNPLACED,
+                    later.from_status.is_distinct_from(later.to_status), later.id > c.id,
+                ),
+            )
+            .subquery("latest_change")
         )
-        .where(c.to_status == ReferralStatus.UNPLACED, c.from_status.is_distinct_from(c.to_status))
-        .subquery("ranked_changes")
-    )
-    latest_change = sa.select(ranked_changes).where(ranked_changes.c.rn == 1).subquery("latest_change")
-    return (
-        sa.select(
-            Referral.id, Referral.member_id, Member.county, Referral.service_key, Referral.received_date,
-            sa.func.coalesce(latest_row.c.reason, latest_change.c.reason_code, "UNKNOWN").label("reason"),
-            latest_row.c.detail, latest_row.c.created_at,
-        )
-        .join(Member, Member.id == Referral.member_id)
-        .outerjoin(latest_row, latest_row.c.referral_id == Referral.id)
-        .outerjoin(latest_change, latest_change.c.referral_id == Referral.id)
-        .where(Referral.status == ReferralStatus.UNPLACED)
-    )
+        self.reason = sa.func.coalesce(self.latest.c.reason, self.change.c.reason_code, "UNKNOWN")
+
+    def select(
+        self, *columns: Any, county: str | None = None, service_key: str | None = None, reason: str | None = None,
+        with_reason: bool = False, with_member: bool = True,
+    ) -> sa.Select[tuple[Any, ...]]:
+        """``columns`` of the unplaced referrals; ``with_member=False`` leaves the members out unless
+        ``county`` needs them (every referral has one: a count need not read them)."""
+        stmt = sa.select(*columns).select_from(Referral).where(Referral.status == ReferralStatus.UNPLACED)
+        if with_member or county is not None:
+            stmt = stmt.join(Member, Member.id == Referral.member_id)
+        if with_reason or reason is not None:
+            stmt = (stmt.outerjoin(self.latest, self.latest.c.referral_id == Referral.id)
+                    .outerjoin(self.change, self.change.c.referral_id == Referral.id))
+        if county is not None:
+            stmt = stmt.where(Member.county == county)
+        if service_key is not None:
+            stmt = stmt.where(Referral.service_key == service_key)
+        if reason is not None:
+            stmt = stmt.where(self.reason == reason)
+        return stmt
+
+
+def count_unplaced(
+    session: Session, *, county: str | None = None, service_key: str | None = None, reason: str | None = None
+) -> int:
+    """How many referrals :func:`unplaced_referrals` lists with these filters (one COUNT)."""
+    stmt = _Unplaced().select(sa.func.count(), county=county, service_key=service_key, reason=reason,
+                              with_member=False)
+    return int(session.scalar(stmt) or 0)
 
 
 def unplaced_referrals(
@@ -153,26 +185,38 @@ def unplaced_referrals(
     reason: str | None = None,
     as_of: dt.date | None = None,
     calendar: HolidayCalendar | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[UnplacedEntry]:
-    """Return the referrals reported unplaced, longest waiting first, in one query (7003 VI.E.5).
+    """Return the referrals reported unplaced, longest waiting first, filtered in SQL (7003 VI.E.5).
 
     The reason is that of the latest unresolved ``UnplacedReferral`` row, else the reason code of
-    the transition to UNPLACED, else ``UNKNOWN``.
+    the transition to UNPLACED, else ``UNKNOWN``. ``limit`` and ``offset`` return one page of the
+    list (:func:`count_unplaced` counts it whole): the page's referrals are chosen first, in the
+    ``(status, received_date, id)`` index's order, and only theirs are looked up further.
     """
     as_of = as_of or dt.date.today()
     calendar = calendar or default_calendar()
-    stmt = _unplaced_query()
-    if county is not None:
-        stmt = stmt.where(Member.county == county)
-    if service_key is not None:
-        stmt = stmt.where(Referral.service_key == service_key)
-    rows = session.execute(stmt.order_by(Referral.received_date, Referral.id)).all()
+    q = _Unplaced()
+    columns = (Referral.id, Referral.member_id, Member.county, Referral.service_key, Referral.received_date,
+               q.reason.label("reason"), q.latest.c.detail, q.latest.c.created_at)
+    order = (Referral.received_date, Referral.id)
+    rows: list[Any]
+    if limit is None and not offset:  # the whole list: one query
+        rows = list(session.execute(q.select(*columns, county=county, service_key=service_key, reason=reason,
+                                             with_reason=True).order_by(*order)))
+    else:
+        ids = list(session.scalars(
+            q.select(Referral.id, county=county, service_key=service_key, reason=reason, with_member=False)
+            .order_by(*order).limit(limit).offset(offset)
+        ))
+        found = {row.id: row for row in session.execute(
+            q.select(*columns, with_reason=True).where(Referral.id.in_(ids)))} if ids else {}
+        rows = [found[i] for i in ids]
     due: dict[dt.date, dt.date] = {}
     waited: dict[dt.date, int] = {}
     entries = []
     for row in rows:
-        if reason is not None and row.reason != reason:
-            continue
         if row.received_date not in due:
             due[row.received_date] = calendar.due_date(row.received_date, SEND_CLOCK)
             waited[row.received_date] = (
@@ -192,7 +236,9 @@ def unplaced_referrals(
 
 def network_gaps(session: Session, *, county: str | None = None) -> list[NetworkGap]:
     """Return unplaced referrals counted by county, service and reason, aggregated in SQL."""
-    unplaced = _unplaced_query().subquery("unplaced")
+    q = _Unplaced()
+    unplaced = q.select(Member.county, Referral.service_key, Referral.received_date, q.reason.label("reason"),
+                        county=county, with_reason=True).subquery("unplaced")
     stmt = (
         sa.select(
             unplaced.c.county, unplaced.c.service_key, unplaced.c.reason,
@@ -201,8 +247,6 @@ def network_gaps(session: Session, *, county: str | None = None) -> list[Network
         .group_by(unplaced.c.county, unplaced.c.service_key, unplaced.c.reason)
         .order_by(sa.func.count().desc(), unplaced.c.county, unplaced.c.service_key, unplaced.c.reason)
     )
-    if county is not None:
-        stmt = stmt.where(unplaced.c.county == county)
     return [
         NetworkGap(county=r.county, service_key=r.service_key, reason=r.reason, referrals=int(r.referrals),
                    oldest_received=r.oldest)

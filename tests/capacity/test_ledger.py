@@ -238,3 +238,103 @@ def test_capacity_history_needs_exactly_one_selector(db_session: Session) -> Non
         capacity_history(db_session)
     with pytest.raises(ValueError, match=r"got \['contract_id', 'county'\]"):
         capacity_history(db_session, contract_id="C1", county="Humboldt")
+
+
+def _history_by_brute_force(session: Session, contracts: list[Contract], day: dt.date) -> dict[str, tuple[int, ...]]:
+    """The per-service totals on ``day`` computed the slow, obvious way (every contract, every assignment)."""
+    from capacity.ledger import capacity_state
+    from capacity.models import CapacityReport
+    from placement.models import ACTIVE_ASSIGNMENT_STATUSES, Assignment
+
+    totals: dict[str, list[int]] = {}
+    for c in contracts:
+        if not c.is_effective(day):
+            continue
+        reports = list(session.scalars(sa.select(CapacityReport).where(CapacityReport.contract_id == c.id)))
+        state = capacity_state(c.contracted_capacity, reports, day)
+        committed = 0
+        for a in session.scalars(sa.select(Assignment).where(Assignment.contract_id == c.id)):
+            if a.status in ACTIVE_ASSIGNMENT_STATUSES:
+                end = None
+            elif a.ended_at is not None:
+                end = a.ended_at.date()
+            elif a.status is AssignmentStatus.DECLINED and a.answered_on is not None:
+                end = a.answered_on
+            else:
+                end = a.created_at.date()
+            if a.created_at.date() <= day and (end is None or day < end):
+                committed += a.units
+        t = totals.setdefault(c.service_key, [0, 0, 0, 0, 0, 0])
+        for i, v in enumerate((1, c.contracted_capacity, state.capacity, committed,
+                               0 if state.reported_full else max(0, state.capacity - committed),
+                               int(state.reported_full))):
+            t[i] += v
+    return {k: tuple(v) for k, v in totals.items()}
+
+
+def test_capacity_history_sweep_agrees_with_a_day_by_day_count(db_session: Session) -> None:
+    """Many contracts, assignments starting and ending on many days (some ending before they
+    started, declined ones ending on their answer), reports of every kind, a contract that ends:
+    every point equals the brute-force totals of its day, and nothing changes between points."""
+    provider = make_provider(db_session)
+    start = dt.date(2026, 9, 1)
+    contracts = [
+        make_contract(db_session, provider, service="HOUSING_NAV", capacity=6, effective_start=start),
+        make_contract(db_session, provider, service="HOUSING_NAV", capacity=3, effective_start=dt.date(2026, 9, 20),
+                      effective_end=dt.date(2026, 10, 25), id=f"C-{provider.id}-HOUSING_NAV-2"),
+        make_contract(db_session, provider, service="MEALS", capacity=40, effective_start=start),
+    ]
+    statuses = list(AssignmentStatus)
+    for i in range(60):
+        contract = contracts[i % 3]
+        created = dt.datetime(2026, 9, 1, 10, tzinfo=dt.UTC) + dt.timedelta(days=(i * 7) % 75)
+        status = statuses[i % len(statuses)]
+        kw: dict[str, Any] = {}
+        if status in (AssignmentStatus.ENDED, AssignmentStatus.SUPERSEDED) and i % 2:
+            kw["ended_at"] = created + dt.timedelta(days=(i % 11) - 3)  # sometimes before it started
+        if status is AssignmentStatus.DECLINED:
+            kw["answered_on"] = (created + dt.timedelta(days=i % 4)).date()
+        referral = make_referral(db_session, make_member(db_session), units_needed=1 + i % 3)
+        make_assignment(db_session, referral, contract, status=status, created_at=created, **kw)
+    for contract, kind, day, extra in [
+        (contracts[0], K.FULL, dt.date(2026, 9, 10), {}),
+        (contracts[0], K.FULL, dt.date(2026, 9, 12), {}),
+        (contracts[0], K.REOPENED, dt.date(2026, 9, 18), {}),
+        (contracts[0], K.NEW_CAPACITY, dt.date(2026, 10, 5), {"new_capacity": 9}),
+        (contracts[1], K.STAFFING_CHANGE, dt.date(2026, 10, 1), {"staffing_change": "a nurse left"}),
+        (contracts[2], K.NEW_CAPACITY, dt.date(2026, 9, 15), {"new_capacity": 30}),
+        (contracts[2], K.FULL, dt.date(2026, 10, 20), {}),
+    ]:
+        make_capacity_report(db_session, contract, kind, day, **extra)
+
+    for window in [{}, {"start": dt.date(2026, 9, 14), "end": dt.date(2026, 10, 30)}]:
+        points = capacity_history(db_session, provider_id=provider.id, **window)
+        assert {p.service_key for p in points} == {"HOUSING_NAV", "MEALS"}
+        by_service: dict[str, list[Any]] = {}
+        for p in points:
+            by_service.setdefault(p.service_key, []).append(p)
+        for service_key, series in by_service.items():
+            dates = [p.date for p in series]
+            assert dates == sorted(set(dates))
+            if "start" in window:
+                assert dates[0] == window["start"] and dates[-1] <= window["end"]
+            for p in series:
+                expected = _history_by_brute_force(db_session, contracts, p.date).get(service_key, (0,) * 6)
+                assert (p.contracts, p.contracted, p.capacity, p.committed, p.open, p.reported_full) == expected, p
+            # between two points nothing changes: check the day before each next point too
+            for p, following in zip(series, series[1:], strict=False):
+                before = following.date - dt.timedelta(days=1)
+                if before > p.date:
+                    got = _history_by_brute_force(db_session, contracts, before).get(service_key, (0,) * 6)
+                    assert got == (p.contracts, p.contracted, p.capacity, p.committed, p.open, p.reported_full)
+
+
+def test_capacity_history_takes_three_queries_whatever_the_contracts(db_session: Session) -> None:
+    provider = make_provider(db_session)
+    for service in ("HOUSING_NAV", "MEALS", "RESPITE"):
+        contract = make_contract(db_session, provider, service=service, capacity=4)
+        for _ in range(3):
+            make_assignment(db_session, make_referral(db_session, make_member(db_session), service=service), contract)
+    with count_statements(db_session) as statements:
+        capacity_history(db_session, provider_id=provider.id)
+    assert len(statements) == 3

@@ -169,3 +169,85 @@ def random_data(rng: random.Random, *, unit: bool, referrals: int = 5, sites: in
         ))
     contracts = [ContractPool(f"C-{p}", p, "RESPITE", rng.randint(0, 5)) for p in providers]
     return MatchData(tuple(referral_list), tuple(site_list), tuple(contracts))
+
+
+def plan_values(p: Problem) -> list[tuple[int, int]]:
+    """``(placed, objective)`` of every plan that keeps locks and capacity, by enumeration."""
+    options: list[list[int]] = []
+    for r in range(p.n_referrals):
+        arcs = p.arcs_of(r).tolist()
+        if p.referral_locked[r]:
+            options.append([a for a in arcs if p.arc_site[a] == p.referral_current[r]])
+        else:
+            options.append([-1, *arcs])
+    locked_site = np.zeros(p.n_sites, dtype=np.int64)
+    locked_contract = np.zeros(len(p.contract_ids), dtype=np.int64)
+    for r in np.flatnonzero(p.referral_locked).tolist():
+        (a,) = options[r]
+        locked_site[p.arc_site[a]] += p.arc_units[a]
+        if p.site_contract[p.arc_site[a]] >= 0:
+            locked_contract[p.site_contract[p.arc_site[a]]] += p.arc_units[a]
+    site_left = np.where(p.site_capacity == NO_LIMIT, 10**9, np.maximum(p.site_capacity - locked_site, 0))
+    contract_left = np.maximum(p.contract_capacity - locked_contract, 0)
+    values = []
+    for plan in itertools.product(*options):
+        site_use = np.zeros(p.n_sites, dtype=np.int64)
+        contract_use = np.zeros(len(p.contract_ids), dtype=np.int64)
+        placed, cost = 0, 0
+        for r, a in enumerate(plan):
+            if a < 0:
+                cost += int(p.referral_penalty[r])
+                continue
+            placed += 1
+            cost += int(p.arc_cost[a])
+            if p.referral_locked[r]:
+                continue
+            s = p.arc_site[a]
+            site_use[s] += p.arc_units[a]
+            if p.site_contract[s] >= 0:
+                contract_use[p.site_contract[s]] += p.arc_units[a]
+        if (site_use <= site_left).all() and (contract_use <= contract_left).all():
+            values.append((placed, cost))
+    return values
+
+
+def weighted_plan(rng: random.Random, *, referrals: int = 3000, sites: int = 60) -> MatchData:
+    """A larger weighted plan: meals (7-21 a week) and respite hours (4-24) in four counties.
+
+    Each site serves its county and maybe a neighbour; capacity falls about 15% short of demand;
+    members rank providers, have prior providers, need languages, so arcs cost differently.
+    """
+    counties = ["Napa", "Yolo", "Solano", "Sonoma"]
+    units = {"MEALS": [7, 10, 14, 21], "RESPITE": list(range(4, 25))}
+    site_list, contracts = [], []
+    for i in range(sites):
+        service = "MEALS" if i % 3 else "RESPITE"
+        county = counties[i % len(counties)]
+        served = {county} | ({counties[(i + 1) % len(counties)]} if rng.random() < 0.6 else set())
+        provider = f"P{i:03d}"
+        site_list.append(ServiceSite(
+            f"S{i:03d}", provider, service, frozenset(served), 38.3 + rng.uniform(-0.3, 0.3),
+            -122.3 + rng.uniform(-0.3, 0.3), f"C{i:03d}",
+            languages=frozenset(rng.sample(LANGUAGES, rng.randint(1, 3)) + ["English"]),
+        ))
+    referral_list = []
+    demand: dict[tuple[str, str], int] = {}
+    for i in range(referrals):
+        service = "MEALS" if rng.random() < 0.65 else "RESPITE"
+        county = rng.choice(counties)
+        need = rng.choice(units[service])
+        demand[service, county] = demand.get((service, county), 0) + need
+        local = [s.provider_id for s in site_list if s.service == service and county in s.counties]
+        referral_list.append(ReferralDemand(
+            f"R{i:05d}", service, need, county, 38.3 + rng.uniform(-0.3, 0.3), -122.3 + rng.uniform(-0.3, 0.3),
+            languages=tuple(rng.sample(LANGUAGES, rng.randint(0, 2))),
+            preferred_providers=tuple(rng.sample(local, min(len(local), 2))) if rng.random() < 0.3 else (),
+            prior_providers=frozenset(rng.sample(local, 1)) if local and rng.random() < 0.15 else frozenset(),
+            post_discharge=rng.random() < 0.1,
+            business_days_waited=rng.randint(0, 15),
+        ))
+    for s in site_list:
+        share = sum(demand.get((s.service, c), 0) for c in s.counties) / max(
+            1, sum(1 for t in site_list if t.service == s.service and t.counties & s.counties))
+        contracts.append(ContractPool(s.contract_id, s.provider_id, s.service, int(share * rng.uniform(0.7, 1.0))))
+    return MatchData(tuple(referral_list), tuple(site_list), tuple(contracts))

@@ -126,3 +126,24 @@ def test_clocks_for_many_referrals_take_one_query_and_sort_by_due_date(db_sessio
 def test_capacity_report_due_five_business_days_after_the_change() -> None:
     assert capacity_report_due(dt.date(2026, 11, 20)) == dt.date(2026, 12, 1)
     assert capacity_report_due(dt.date(2026, 12, 22)) == dt.date(2026, 12, 30)
+
+
+def test_clocks_for_some_referrals_read_only_their_history(db_session: Session) -> None:
+    """With ``referral_ids`` the history aggregate is restricted to them (a page must not aggregate the
+    history of every referral), and each referral's clocks are the same as in the full list."""
+    day = dt.date(2026, 11, 16)
+    path = ((S.READY, day), (S.PROPOSED, day), (S.SENT, dt.date(2026, 11, 17)))
+    sent = _referral(db_session, day, *path)
+    accepted = _referral(db_session, day, *path, (S.ACCEPTED, dt.date(2026, 11, 18)))
+    record_provider_update(db_session, accepted, actor="provider", on_date=dt.date(2026, 11, 23))
+    others = [_referral(db_session, day, *path) for _ in range(3)]
+    as_of = dt.date(2026, 11, 30)
+    everyone = {c.referral_id: c for c in clocks_for(db_session, as_of=as_of)}
+    with count_statements(db_session) as statements:
+        some = clocks_for(db_session, as_of=as_of, referral_ids=[sent.id, accepted.id])
+    assert {c.referral_id: c for c in some} == {k: everyone[k] for k in (sent.id, accepted.id)}
+    assert len(statements) == 1
+    history_part = statements[0].split("GROUP BY")[0]
+    assert "referral_status_changes.referral_id IN" in history_part
+    assert accepted.id in everyone and all(o.id in everyone for o in others)
+    assert some[1].update is not None and some[1].update.started == dt.date(2026, 11, 23)

@@ -14,6 +14,7 @@ from referrals.lifecycle import LifecycleError, record_outreach_attempt, transit
 from referrals.models import ExclusionReason, Referral, ReferralExclusion, ReferralStatus
 from referrals.services import (
     WaitlistNotAllowed,
+    count_unplaced,
     ensure_may_queue,
     may_queue,
     network_gaps,
@@ -91,6 +92,60 @@ def test_network_gaps_count_unplaced_by_county_service_and_reason(db_session: Se
         ("Shasta", "MEALS", "ALL_IN_AREA_FULL", 1, dt.date(2026, 11, 4)),
     ]
     assert [g.county for g in network_gaps(db_session, county="Shasta")] == ["Shasta"]
+
+
+def test_unplaced_list_pages_and_counts_in_sql(db_session: Session, run: SolverRun) -> None:
+    made = [
+        _unplaced(db_session, run, dt.date(2026, 11, 2) + dt.timedelta(days=i % 5),
+                  "ALL_IN_AREA_FULL" if i % 3 else "NO_PROVIDER_IN_AREA", county="Shasta" if i % 2 else "Mendocino")
+        for i in range(12)
+    ]
+    whole = unplaced_referrals(db_session, as_of=AS_OF)
+    assert [e.referral_id for e in whole] == [r.id for r in sorted(made, key=lambda r: (r.received_date, r.id))]
+    pages = [unplaced_referrals(db_session, as_of=AS_OF, limit=5, offset=o) for o in (0, 5, 10)]
+    assert [len(p) for p in pages] == [5, 5, 2]
+    assert [e for p in pages for e in p] == whole  # the same entries, in the same order
+    assert count_unplaced(db_session) == 12
+    full = [e.referral_id for e in whole if e.reason == "ALL_IN_AREA_FULL"]
+    assert count_unplaced(db_session, reason="ALL_IN_AREA_FULL") == len(full) == 8
+    assert [e.referral_id for e in unplaced_referrals(db_session, reason="ALL_IN_AREA_FULL", as_of=AS_OF,
+                                                      limit=3, offset=3)] == full[3:6]
+    shasta = [e.referral_id for e in whole if e.county == "Shasta"]
+    assert count_unplaced(db_session, county="Shasta") == len(shasta) == 6
+    assert [e.referral_id for e in unplaced_referrals(db_session, county="Shasta", as_of=AS_OF, limit=4,
+                                                      offset=4)] == shasta[4:]
+    assert count_unplaced(db_session, county="Shasta", service_key="MEALS") == 0
+    assert unplaced_referrals(db_session, as_of=AS_OF, limit=5, offset=50) == []
+
+
+def test_latest_unplaced_row_is_the_newest_then_the_highest_id(db_session: Session, run: SolverRun) -> None:
+    referral = _unplaced(db_session, run, dt.date(2026, 11, 2), "NO_PROVIDER_IN_AREA")
+    at = dt.datetime(2098, 11, 20, 9, tzinfo=dt.UTC)  # after the first row (made now)
+    for reason in ("ALL_IN_AREA_FULL", "BEYOND_TRAVEL_STANDARD"):  # same time: the later row wins
+        db_session.add(UnplacedReferral(referral_id=referral.id, solver_run_id=run.id, reason=reason, created_at=at,
+                                        detail={"reason": reason}))
+        db_session.flush()
+    db_session.add(UnplacedReferral(referral_id=referral.id, solver_run_id=run.id, reason="INELIGIBLE",
+                                    created_at=at - dt.timedelta(days=1)))  # a later id, but older
+    db_session.flush()
+    [entry] = unplaced_referrals(db_session, as_of=AS_OF)
+    assert (entry.reason, entry.detail) == ("BEYOND_TRAVEL_STANDARD", {"reason": "BEYOND_TRAVEL_STANDARD"})
+    assert [(g.reason, g.referrals) for g in network_gaps(db_session)] == [("BEYOND_TRAVEL_STANDARD", 1)]
+    assert count_unplaced(db_session, reason="BEYOND_TRAVEL_STANDARD") == 1
+    assert count_unplaced(db_session, reason="ALL_IN_AREA_FULL") == 0
+
+
+def test_unplaced_reason_falls_back_to_the_latest_transition_then_unknown(db_session: Session) -> None:
+    coded = make_referral(db_session, make_member(db_session), received_date=dt.date(2026, 11, 2))
+    transition(db_session, coded, S.READY, actor="c", on_date=dt.date(2026, 11, 2))
+    transition(db_session, coded, S.UNPLACED, actor="c", on_date=dt.date(2026, 11, 3), reason_code="INELIGIBLE")
+    transition(db_session, coded, S.READY, actor="c", on_date=dt.date(2026, 11, 4))
+    transition(db_session, coded, S.UNPLACED, actor="c", on_date=dt.date(2026, 11, 5),
+               reason_code="ALL_IN_AREA_EXCLUDED")
+    bare = make_referral(db_session, make_member(db_session), received_date=dt.date(2026, 11, 3),
+                         status=S.UNPLACED)
+    assert [(e.referral_id, e.reason) for e in unplaced_referrals(db_session, as_of=AS_OF)] == [
+        (coded.id, "ALL_IN_AREA_EXCLUDED"), (bare.id, "UNKNOWN")]
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 from referrals.clocks import clocks_for
 from referrals.models import Referral, ReferralStatus
 from tests.conftest import WEB_TODAY
+from tests.factories import make_member, make_referral
 from tests.web.conftest import World
 from web.common import PageRequest
-from web.queue.services import QueueFilters, list_referrals, overdue_condition, visible_to_provider
+from web.queue.services import QueueFilters, list_referrals, overdue_branches, overdue_condition, visible_to_provider
 from web.reports.services import aging, gap_matrix, timeliness
 
 
@@ -88,3 +89,80 @@ def test_gap_matrix_counts_unplaced_by_county_and_service(db_session: Session, w
     counties, services, cells = gap_matrix(db_session)
     assert counties == ["Humboldt"] and [k for k, _ in services] == ["HOUSING_NAV"]
     assert cells[("Humboldt", "HOUSING_NAV")].reasons == {"ALL_IN_AREA_FULL": 1}
+
+
+def test_overdue_condition_matches_clocks_with_acceptances_and_weekly_updates(db_session: Session,
+                                                                           world: World) -> None:
+    """The update clock restarts at an acceptance or a provider update: two history look-ups in SQL."""
+    from referrals.lifecycle import record_provider_update, transition
+
+    for sent_day, accepted_day, updates in [
+        (dt.date(2026, 11, 20), dt.date(2026, 11, 23), []),
+        (dt.date(2026, 11, 20), dt.date(2026, 11, 20), [dt.date(2026, 11, 30)]),
+        (dt.date(2026, 11, 23), dt.date(2026, 11, 24), [dt.date(2026, 12, 2), dt.date(2026, 12, 9)]),
+    ]:
+        referral = make_referral(db_session, make_member(db_session), received_date=dt.date(2026, 11, 16))
+        for status, day in ((ReferralStatus.READY, dt.date(2026, 11, 16)), (ReferralStatus.PROPOSED, sent_day),
+                            (ReferralStatus.SENT, sent_day), (ReferralStatus.ACCEPTED, accepted_day)):
+            transition(db_session, referral, status, actor="t", on_date=day)
+        for day in updates:
+            record_provider_update(db_session, referral, actor="provider", on_date=day)
+    for offset in range(0, 30, 2):
+        day = dt.date(2026, 11, 20) + dt.timedelta(days=offset)
+        expected = {c.referral_id for c in clocks_for(db_session, as_of=day, overdue_only=True)}
+        assert _overdue_ids(db_session, day) == expected, day
+        branches = overdue_branches(day)
+        assert set(branches) == {"send", "answer", "update"}
+        by_branch = set().union(*(
+            set(db_session.scalars(sa.select(Referral.id).where(clause))) for clause in branches.values()))
+        assert by_branch == expected, day
+
+
+def test_overdue_by_provider_counts_each_providers_late_answers_and_updates(db_session: Session,
+                                                                          world: World) -> None:
+    from placement.models import Assignment, AssignmentStatus
+    from referrals.lifecycle import transition
+    from tests.factories import make_assignment
+    from web.capacity.services import overdue_by_provider
+
+    accepted = make_referral(db_session, make_member(db_session), received_date=dt.date(2026, 11, 9))
+    for status, on in ((ReferralStatus.READY, dt.date(2026, 11, 9)), (ReferralStatus.PROPOSED, dt.date(2026, 11, 10)),
+                       (ReferralStatus.SENT, dt.date(2026, 11, 10)), (ReferralStatus.ACCEPTED, dt.date(2026, 11, 12))):
+        transition(db_session, accepted, status, actor="t", on_date=on)
+    make_assignment(db_session, accepted, world.contract_b, status=AssignmentStatus.ACCEPTED,
+                    sent_on=dt.date(2026, 11, 10), answered_on=dt.date(2026, 11, 12))
+    assert overdue_by_provider(db_session, WEB_TODAY)[world.provider_b.id][1] == 1  # no weekly update since the 12th
+    for day in (WEB_TODAY, dt.date(2026, 12, 1), dt.date(2026, 12, 10)):
+        late = {c.referral_id for c in clocks_for(db_session, as_of=day, overdue_only=True)}
+        expected: dict[str, list[int]] = {}
+        for a in db_session.scalars(sa.select(Assignment).where(
+                Assignment.status.in_([AssignmentStatus.SENT, AssignmentStatus.ACCEPTED]))):
+            referral = db_session.get(Referral, a.referral_id)
+            assert referral is not None
+            if a.referral_id in late and referral.status in (ReferralStatus.SENT, ReferralStatus.ACCEPTED):
+                expected.setdefault(a.provider_id, [0, 0])[0 if a.status is AssignmentStatus.SENT else 1] += 1
+        assert overdue_by_provider(db_session, day) == {k: tuple(v) for k, v in expected.items()}, day
+        only_a = overdue_by_provider(db_session, day, world.provider_a.id)
+        assert only_a == {k: tuple(v) for k, v in expected.items() if k == world.provider_a.id}
+
+
+def test_run_assignments_pages_by_receipt_date(db_session: Session, world: World) -> None:
+    from web.runs.services import run_assignments
+
+    whole = run_assignments(db_session, world.run.id, PageRequest(1, 50))
+    assert whole.total == 2
+    assert [a.id for a in whole.items] == [world.assignment_a.id, world.assignment_b.id]  # received 16 then 17 Nov
+    assert whole.items[0].referral.member.last_name == "Ahmed" and whole.items[0].provider.id == world.provider_a.id
+    second = run_assignments(db_session, world.run.id, PageRequest(2, 1))
+    assert [a.id for a in second.items] == [world.assignment_b.id] and second.total == 2
+
+
+def test_unplaced_list_is_one_page_with_the_whole_count(db_session: Session, world: World) -> None:
+    from web.reports.services import unplaced_list
+
+    page = unplaced_list(db_session, PageRequest(1, 50), WEB_TODAY)
+    assert [u.referral_id for u in page.items] == [world.unplaced.id] and page.total == 1
+    assert page.items[0].reason == "ALL_IN_AREA_FULL" and page.items[0].detail["nearest"][0]["miles"] == 3.2
+    empty = unplaced_list(db_session, PageRequest(2, 50), WEB_TODAY)
+    assert empty.items == [] and empty.total == 1
+    assert unplaced_list(db_session, PageRequest(1, 50), WEB_TODAY, reason="INELIGIBLE").total == 0

@@ -28,7 +28,7 @@ from placement.models import Assignment, AssignmentStatus
 from providers.models import Provider
 from referrals.clocks import ANSWER_CLOCK, SEND_CLOCK
 from referrals.models import Member, Referral, ReferralStatus
-from referrals.services import UnplacedEntry, network_gaps, unplaced_referrals
+from referrals.services import UnplacedEntry, count_unplaced, network_gaps, unplaced_referrals
 from web.common import Page, PageRequest
 from web.queue.services import NOT_YET_SENT
 
@@ -253,14 +253,12 @@ def gap_matrix(session: Session) -> tuple[list[str], list[tuple[str, str]], dict
 
 def unplaced_list(session: Session, page: PageRequest, as_of: dt.date, *, county: str | None = None,
                   service: str | None = None, reason: str | None = None) -> Page[UnplacedEntry]:
-    """Unplaced referrals, longest waiting first, with reasons and nearby providers, one page of them.
-
-    TODO(referrals): :func:`referrals.services.unplaced_referrals` returns every row; a
-    ``limit``/``offset`` there would keep this page fast when thousands are unplaced.
-    """
-    entries = unplaced_referrals(session, county=county, service_key=service, reason=reason, as_of=as_of)
-    return Page(items=entries[page.offset:page.offset + page.per_page], page=page.page, per_page=page.per_page,
-                total=len(entries))
+    """Unplaced referrals, longest waiting first, with reasons and nearby providers, one page of them
+    (counted and paginated in SQL)."""
+    entries = unplaced_referrals(session, county=county, service_key=service, reason=reason, as_of=as_of,
+                                 limit=page.per_page, offset=page.offset)
+    total = count_unplaced(session, county=county, service_key=service, reason=reason)
+    return Page(items=entries, page=page.page, per_page=page.per_page, total=total)
 
 
 def provider_names(session: Session, ids: Sequence[str]) -> dict[str, str]:

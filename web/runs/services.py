@@ -61,17 +61,25 @@ def run_summary(session: Session, run_id: int) -> RunSummary | None:
 def run_assignments(
     session: Session, run_id: int, page: PageRequest, status: AssignmentStatus | None = None
 ) -> Page[Assignment]:
-    """The run's assignments (with referral, member, provider loaded), by referral receipt."""
-    stmt: sa.Select[Any] = sa.select(Assignment).where(Assignment.solver_run_id == run_id)
+    """The run's assignments (with referral, member, provider loaded), by referral receipt.
+
+    The page's ids are chosen first (a narrow query the database can answer from indexes), then
+    only those 50 assignments are loaded with their referral, member and provider: sorting a run of
+    80,000 whole joined rows to keep 50 took most of the page's time.
+    """
+    stmt: sa.Select[Any] = sa.select(Assignment.id).where(Assignment.solver_run_id == run_id)
     if status is not None:
         stmt = stmt.where(Assignment.status == status)
     total = session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0
-    items = list(session.scalars(
+    ids = list(session.scalars(
         stmt.join(Referral, Referral.id == Assignment.referral_id)
-        .options(joinedload(Assignment.referral).joinedload(Referral.member), joinedload(Assignment.provider))
         .order_by(Referral.received_date, Assignment.id).limit(page.per_page).offset(page.offset)
     ))
-    return Page(items=items, page=page.page, per_page=page.per_page, total=total)
+    loaded = {a.id: a for a in session.scalars(
+        sa.select(Assignment).where(Assignment.id.in_(ids))
+        .options(joinedload(Assignment.referral).joinedload(Referral.member), joinedload(Assignment.provider))
+    )}
+    return Page(items=[loaded[i] for i in ids], page=page.page, per_page=page.per_page, total=total)
 
 
 def run_unplaced(session: Session, run_id: int, page: PageRequest) -> Page[UnplacedReferral]:
