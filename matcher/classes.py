@@ -16,7 +16,7 @@ import numpy as np
 
 from matcher.problem import IntArray
 
-__all__ = ["Classes", "build_classes", "referral_classes"]
+__all__ = ["Classes", "Hubs", "build_classes", "build_hubs", "pair_hub_flows", "referral_classes"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
@@ -172,3 +172,84 @@ def _split(
     # Member arc = member's first arc + (class arc offset from its representative's first arc).
     offset = class_arcs[slots] - first_arc[class_rep[class_of_arc[slots]]]
     return np.asarray(order[first_arc[who] + offset])
+
+
+@dataclass(frozen=True, eq=False)
+class Hubs:
+    """Class arcs grouped into hubs: shared sets of sites a class reaches at one cost.
+
+    A class reaches its sites at a few distinct costs (preference rank, continuity, fit), and many
+    classes share the same sets of sites. For each class and each of its cost levels ``L`` a
+    network gets one arc (``hub_class[i]`` -> hub ``hub_node[i]`` at ``hub_cost[i]``) to a hub
+    standing for the set ``T(k, L)`` of the class's sites costing at most ``L``, and the hub one
+    free arc to each of its sites (``hub_tail[j]`` -> ``hub_site[j]``). Every real arc is a path
+    at its own cost (through the hub of its level); the other paths through a hub are real arcs
+    at a higher price, never used by an optimal flow (the class's own level gives the same site
+    cheaper, with the same capacity). So optimal flows and values are the network's without hubs,
+    and any pairing of a hub's inflows with its outflows is an optimal assignment. Levels
+    reaching at most ``direct_sites`` sites keep their class arcs (``direct_arcs``).
+    """
+
+    hub_class: IntArray
+    hub_cost: IntArray
+    hub_node: IntArray
+    hub_site: IntArray
+    hub_tail: IntArray
+    direct_arcs: IntArray  # class arcs kept as they are
+
+    @property
+    def n_hubs(self) -> int:
+        return int(self.hub_tail.max(initial=-1)) + 1
+
+
+def build_hubs(class_of_arc: IntArray, cost: IntArray, site: IntArray, arcs_of_class: IntArray,
+               direct_sites: int) -> Hubs:
+    """Group class arcs (``class_of_arc`` sorted, each class's arcs contiguous) into :class:`Hubs`."""
+    by_cost = np.lexsort((cost, class_of_arc))
+    klass, cost_sorted, site_sorted = class_of_arc[by_cost], cost[by_cost], site[by_cost]
+    new = np.r_[True, (klass[1:] != klass[:-1]) | (cost_sorted[1:] != cost_sorted[:-1])] if klass.size else \
+        np.zeros(0, bool)
+    group_start = np.flatnonzero(new)
+    group_end = np.r_[group_start[1:], klass.size].astype(np.int64)
+    group_class, group_cost = klass[group_start], cost_sorted[group_start]
+    class_start = arcs_of_class[group_class]
+    direct = (group_end - group_start) <= direct_sites
+    # Distinct site sets T(k, L): two order-free 64-bit hashes of the set and its size.
+    with np.errstate(over="ignore"):
+        cum1 = np.cumsum(_mix(site_sorted.astype(np.uint64) * _GOLDEN + np.uint64(1)))
+        cum2 = np.cumsum(_mix(site_sorted.astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F) + np.uint64(7)))
+        if klass.size:
+            hash1 = cum1[group_end - 1] - np.where(class_start > 0, cum1[np.maximum(class_start - 1, 0)], 0)
+            hash2 = cum2[group_end - 1] - np.where(class_start > 0, cum2[np.maximum(class_start - 1, 0)], 0)
+        else:
+            hash1 = hash2 = np.zeros(0, np.uint64)
+    hubbed = np.flatnonzero(~direct)
+    keys = np.stack([hash1[hubbed], hash2[hubbed], (group_end - class_start)[hubbed].astype(np.uint64)], axis=1)
+    _, first, hub_of = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    rep = hubbed[first]  # a group whose prefix set is the hub's
+    lengths = (group_end - class_start)[rep]
+    hub_site = site_sorted[np.repeat(class_start[rep] - np.r_[0, np.cumsum(lengths)[:-1]], lengths)
+                           + np.arange(int(lengths.sum()))]
+    starts, ends = group_start[direct], group_end[direct]
+    counts = ends - starts
+    direct_arcs = by_cost[np.repeat(starts - np.r_[0, np.cumsum(counts)[:-1]], counts) + np.arange(int(counts.sum()))]
+    return Hubs(group_class[hubbed], group_cost[hubbed], np.asarray(hub_of).ravel().astype(np.int64),
+                hub_site, np.repeat(np.arange(first.size), lengths), direct_arcs)
+
+
+def pair_hub_flows(hubs: Hubs, inflow: IntArray, outflow: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """Pair each hub's inflows (per class -> hub arc) with its outflows (per hub -> site arc).
+
+    North-west corner over all hubs at once: inflows sorted by hub and outflows (grouped by hub)
+    have equal totals per hub, so their running sums meet at every hub boundary. Returns
+    ``(class, site, amount)`` of the pieces.
+    """
+    order = np.argsort(hubs.hub_node, kind="stable")
+    a = np.cumsum(inflow[order])
+    b = np.cumsum(outflow)
+    cuts = np.union1d(a, b)
+    cuts = cuts[cuts > 0]
+    amount = np.diff(np.r_[0, cuts])
+    i = np.searchsorted(a, cuts)
+    j = np.searchsorted(b, cuts)
+    return hubs.hub_class[order[i]], hubs.hub_site[j], amount

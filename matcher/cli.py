@@ -18,9 +18,9 @@ __all__ = ["commands", "solve_command"]
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), required=True,
               help="Where to write the solution JSON.")
 @click.option("--time-limit", type=click.FloatRange(min=0.0, min_open=True), default=30.0, show_default=True,
-              help="Seconds for the CP-SAT parts (weighted units); flow parts are exact.")
+              help="Seconds for the weighted (hours, meals) parts; flow parts are exact.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Processes/search workers; default: the CPU count.")
+              help="Processes for large flow parts; default 1 (in process).")
 def solve_command(problem_file: Path, output: Path, time_limit: float, workers: int | None) -> None:
     """Solve PROBLEM_FILE (see docs/problem-format.md) and write the plan to OUTPUT."""
     try:

@@ -28,12 +28,14 @@ from __future__ import annotations
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
-from matcher.classes import build_classes
+from matcher.classes import build_classes, build_hubs, pair_hub_flows
 from matcher.errors import MatcherError
 from matcher.problem import NO_LIMIT, IntArray
 
 __all__ = ["INT64_SAFE", "solve_flow"]
 
+#: A class's cost level reaching at most this many sites keeps direct arcs instead of a hub.
+DIRECT_SITES = 2
 #: Scaled costs must stay below this (OR-Tools multiplies costs by the node count).
 INT64_SAFE = 2**62
 
@@ -75,22 +77,42 @@ def solve_flow(
     site_head = np.full(n_s, sink, dtype=np.int64)
     site_head[has_contract] = n_l + n_k + n_s + contract_local
     level_nodes = np.arange(n_l)
+    # Class arcs through hubs (matcher.classes.Hubs): a class reaches a shared set of sites at one
+    # cost through one arc; exact, and a tenth of the arcs at state scale.
+    arcs_of_class = np.searchsorted(class_of_arc, np.arange(n_k + 1))
+    h = build_hubs(class_of_arc, cost_of_arc, site_local, arcs_of_class, DIRECT_SITES)
+    n_h = h.n_hubs
+    if max(top, int(cost_of_arc.max(initial=0))) > INT64_SAFE // (nodes + n_h + 1) // 2:
+        raise MatcherError(f"costs up to {max(top, int(cost_of_arc.max(initial=0)))} are too large for an exact "
+                           f"int64 flow over {nodes + n_h} nodes")
+    hub_base = sink + 1
     # Placed members first (max flow), then least cost: a level->class arc costs what
     # placing one more member of that level saves, shifted to be non-negative.
-    tails = np.concatenate([n_l + class_of_arc, level_nodes, n_l + n_k + np.arange(n_s),
-                            n_l + n_k + n_s + np.arange(n_c)])
-    heads = np.concatenate([n_l + n_k + site_local, n_l + level_class, site_head, np.full(n_c, sink)])
-    capacities = np.concatenate([class_size[class_of_arc], level_size, site_cap, contract_cap])
-    costs = np.concatenate([cost_of_arc, top - level_penalty, np.zeros(n_s + n_c, np.int64)])
+    tails = np.concatenate([n_l + h.hub_class, n_l + class_of_arc[h.direct_arcs], hub_base + h.hub_tail,
+                            level_nodes, n_l + n_k + np.arange(n_s), n_l + n_k + n_s + np.arange(n_c)])
+    heads = np.concatenate([hub_base + h.hub_node, n_l + n_k + site_local[h.direct_arcs],
+                            n_l + n_k + h.hub_site, n_l + level_class, site_head, np.full(n_c, sink)])
+    capacities = np.concatenate([class_size[h.hub_class], class_size[class_of_arc[h.direct_arcs]],
+                                 np.full(h.hub_site.size, int(members.size)), level_size, site_cap, contract_cap])
+    costs = np.concatenate([h.hub_cost, cost_of_arc[h.direct_arcs], np.zeros(h.hub_site.size, np.int64),
+                            top - level_penalty, np.zeros(n_s + n_c, np.int64)])
     flow = min_cost_flow.SimpleMinCostFlow()
     arcs = flow.add_arcs_with_capacity_and_unit_cost(tails, heads, capacities, costs)
-    supplies = np.zeros(nodes, dtype=np.int64)
+    supplies = np.zeros(nodes + n_h, dtype=np.int64)
     supplies[:n_l] = level_size
     supplies[sink] = -int(members.size)
-    flow.set_nodes_supplies(np.arange(nodes), supplies)
+    flow.set_nodes_supplies(np.arange(nodes + n_h), supplies)
     status = flow.solve_max_flow_with_min_cost()
     if status != flow.OPTIMAL:
         raise MatcherError(f"min-cost flow ended with status {status!r}")
-    to_site = flow.flows(arcs[: class_arcs.size])
-    unplaced = level_size - flow.flows(arcs[class_arcs.size: class_arcs.size + n_l])
+    values = flow.flows(arcs)
+    n_hub_arcs, n_direct, n_out = h.hub_class.size, h.direct_arcs.size, h.hub_site.size
+    to_site = np.zeros(class_arcs.size, dtype=np.int64)
+    to_site[h.direct_arcs] = values[n_hub_arcs:n_hub_arcs + n_direct]
+    klass, site, amount = pair_hub_flows(h, values[:n_hub_arcs], values[n_hub_arcs + n_direct:
+                                                                         n_hub_arcs + n_direct + n_out])
+    where = np.searchsorted(class_of_arc * n_s + site_local, klass * n_s + site)  # class arcs: by class, then site
+    np.add.at(to_site, where, amount)
+    start = n_hub_arcs + n_direct + n_out
+    unplaced = level_size - values[start:start + n_l]
     return c.split(unplaced, to_site)

@@ -3,46 +3,62 @@
 **The problem.** When members need different numbers of units (meals per week, respite hours),
 filling capacity is a *generalized assignment problem* (GAP, NP-hard). With ``x[r,a]`` = 1 when
 referral ``r`` is sent along arc ``a`` (to one site), ``u[r]`` its units, ``cap[q]`` the open
-units of pool ``q`` (a site, or the contract its sites share), ``c[r,a]`` the arc cost and
-``pen[r]`` the unplaced penalty (urgency)::
+units of pool ``q`` (a site, or the contract its sites share), ``c[r,a]`` the arc cost (which
+includes the stability term of a re-solve) and ``pen[r]`` the unplaced penalty (urgency)::
 
     x[r,a] in {0, 1},    sum_a x[r,a] <= 1,    sum_{arcs a into q} u[r] x[r,a] <= cap[q]
-    1. maximise  placed = sum x                                    (most members placed)
+    1. maximise  placed = sum x                                        (most members placed)
     2. minimise  sum c[r,a] x[r,a] + sum_r pen[r] (1 - sum_a x[r,a])   (then least cost)
 
 **LP relaxation as a transportation problem.** Relax ``x`` to ``[0, 1]`` and count in units,
-``f[r,a] = u[r] x[r,a]``. The capacity rows become plain flow capacities, and the relaxation *is*
-a min-cost flow: referral ``r`` supplies ``u[r]`` units; they go to a site (at ``c[r,a] / u[r]``
-per unit), on through the site's contract to the sink, or straight to the sink as unplaced (at
-``(LAMBDA + pen[r]) / u[r]`` per unit: a whole unplaced member costs ``LAMBDA + pen[r]``). The data
-are integers, so OR-Tools' min-cost flow returns an integral optimal flow ``f``, which is an
-optimal LP solution ``x = f / u`` (fractional in ``x``). Costs are scaled by ``S`` and rounded
-*down* to integers, so the flow's optimum is at most ``S`` times the LP's: every bound below stays
-valid. Referrals with identical arcs and costs are aggregated into classes and urgency levels
-(:mod:`matcher.classes`), so the network has one node per class, not per referral.
+``f[r,a] = u[r] x[r,a]``. The capacity rows become plain flow capacities and the relaxation *is*
+a min-cost flow: referral ``r`` supplies ``u[r]`` units; they go to a site at ``c[r,a] / u[r]``
+per unit, on through the site's contract to the sink, or straight to the sink as unplaced at
+``(LAMBDA + pen[r]) / u[r]`` per unit (a whole unplaced member costs ``LAMBDA + pen[r]``). The data
+are integers, so OR-Tools' min-cost flow returns an integral optimal ``f``, an optimal LP solution
+``x = f / u``. Per-unit costs are scaled by ``S`` and rounded *down*, so the flow's optimum is at
+most ``S`` times the LP's and the bounds below stay valid. Referrals with identical arcs and costs
+are one class node with a supply node per urgency level (:mod:`matcher.classes`), and a class
+reaches each shared *set* of sites at one cost through a hub node (:class:`matcher.classes.Hubs`,
+exact): the statewide meals component drops from 6.8 million class arcs to half a million.
 
-``LAMBDA``, the price of one member, is large against penalties and arc costs (``umax**2``
-times them, as far as int64 allows): the relaxation then places the most members it can (small
-demands first: one unit of a 7-meal member is worth 1/7 of a member, of a 21-meal member only
-1/21), and among those the most urgent at the least cost, the two phases of the exact path.
+``LAMBDA``, the price of one member, is as large as int64 allows (at least ``umax**2`` times the
+largest penalty and cost), so the relaxation places the most members it can -- small demands
+first: a unit of a 7-meal member is 1/7 of a member, of a 21-meal member 1/21 -- and among those
+the most urgent at the least cost: the two phases of the exact path.
 
-**Rounding and repair.** A basic optimal solution of the relaxation splits only a few referrals
-(roughly one per tight pool); a class's flow of ``F`` units along an arc is ``F // u`` whole
-members there. Every whole member keeps its site, the most urgent of a class first. The rest --
-split and partially placed members, and any unplaced member with an arc into a pool with room
-left -- go to a small exact CP-SAT (:func:`matcher.assign.solve_assignment`: most placed, then
-least cost) on the residual capacity, warm-started from the relaxation (its split arcs first) and
-from each member's current site. What is left cannot fit anywhere.
+**Rounding and repair.** A class's flow of ``F`` units to a site is ``F // u`` whole members
+there (a hub's inflow is packed into its outflow, largest demands first); whole members keep
+their site, the most urgent of a class first. The rest are repaired on what is left: a small
+repair set by exact CP-SAT (:func:`matcher.assign.solve_assignment`, warm-started from each
+member's current site); any set by a greedy fill (smallest demand, then most urgent, cheapest
+arc), *exchanges* (move one placed member to another site with room so a waiting one fits: one
+more placed) and *upgrades* (swap a placed member for a more urgent waiting one at the same
+site when the room allows: same count, lower cost), alternated until neither helps. Which optimal
+solution of the relaxation is rounded matters, so it is re-solved anchored on the plan's arcs
+(one cost unit cheaper) and rounded again while that improves. In a re-solve the plan that
+keeps every proposal that still fits is improved the same way and wins ties, so a proposal
+moves only when a higher tier gains. Components of at most ``POLISH_REFERRALS`` referrals are
+then polished by CP-SAT warm-started from the plan.
 
-**What is guaranteed.** The plan never breaks a capacity, and no unplaced member fits anywhere.
-``placed_bound`` is the optimum of the *count-only* relaxation (per-unit value ``1/u``, exact in
-integers with ``lcm(units)`` scaling), an upper bound on the members any plan places. ``bound`` is
-a Lagrangian lower bound on the objective of every plan placing at least as many members as this
-one: for ``mu >= 0``, ``LP(mu) - mu * (N - placed)`` where ``LP(mu)`` is the relaxation with member
-price ``mu``; it is maximised over ``mu`` by Kelley's cutting planes (a few more flows), so
-``gap`` is honest. The members placed are at least ``placed_bound`` minus the members the repair
-could not fit; the count itself is not proven maximal (that is the NP-hard part) unless
-``placed == placed_bound``. Status is OPTIMAL only when both bounds are met.
+**What is guaranteed.** The plan never breaks a hard rule or a capacity, and no unplaced member
+fits anywhere (``matcher.validate`` checks both). ``placed_bound`` comes from the same relaxation:
+the optimum of the count-only relaxation (per-unit value ``lcm(units) / u``, rounded down, arcs
+free: one more flow), an upper bound on the members any plan places (or CP-SAT's proven count
+bound when polished, if lower). ``bound`` is a Lagrangian
+lower bound on the objective of every plan placing at least as many members as this one: for
+``mu >= 0``, ``LP(mu) - mu * (N - placed)``, maximised over ``mu`` by Kelley's cutting planes (a
+flow per step), so ``gap`` is honest. The count itself is not proven maximal (that is the NP-hard
+part) unless ``placed == placed_bound``; on the benchmark plans it is within 0.2-0.4% of it.
+Status is OPTIMAL only when both bounds are met.
+
+**Why the cost gap stays a few per cent.** Under "most placed first" the relaxation can give up
+a fraction of a member of count -- one small demand's units -- and buy much urgency with them;
+no integer plan can. Near the top of the count that trade is steep (on the 20,000-referral plan's
+respite component, 0.8 of a member of count is worth 12% of the objective), so ``bound`` at the
+integer count is well below any plan the relaxation cannot see past; the gap measures that
+weakness as much as the plan. CP-SAT closes it on mid-size components (the 5,000-referral
+benchmark: gap 0 at the count) but not at state scale.
 
 Components where a referral's arcs use different units (possible only in problem files) are not
 a transportation problem and go to CP-SAT (:mod:`matcher.assign`).
@@ -58,7 +74,7 @@ import numpy as np
 from ortools.graph.python import min_cost_flow
 
 from matcher.assign import AssignmentResult, kept_plan, solve_assignment
-from matcher.classes import Classes, _mix, build_classes
+from matcher.classes import Classes, build_classes, build_hubs
 from matcher.errors import MatcherError
 from matcher.problem import NO_LIMIT, IntArray
 
@@ -83,15 +99,22 @@ IMPROVE_ROUNDS = 20
 POLISH_REFERRALS = 1000
 POLISH_SECONDS = 10.0
 POLISH_SHARE = 0.8
-#: Stop improving the bound once within this (relative) of its upper estimate, or after so many flows.
-BOUND_TOLERANCE = 1e-6
+#: The bound's refinement: time kept for it (flows, share of the limit at most), at least so many
+#: flows whatever the time, at most so many, and done once within this (relative) of its estimate.
+BOUND_RESERVE_FLOWS = 6
+BOUND_SHARE = 0.25
+BOUND_MIN_FLOWS = 2
 BOUND_ITERATIONS = 30
+BOUND_TOLERANCE = 1e-5
 
 
 def uniform_units(arc_referral: IntArray, arc_units: IntArray) -> bool:
     """True when every referral's arcs use the same number of units (a transportation LP)."""
     if arc_referral.size == 0:
         return True
+    if bool((arc_referral[1:] >= arc_referral[:-1]).all()):  # the builder's order: one pass
+        starts = np.flatnonzero(np.r_[True, arc_referral[1:] != arc_referral[:-1]])
+        return bool((np.minimum.reduceat(arc_units, starts) == np.maximum.reduceat(arc_units, starts)).all())
     top = int(arc_referral.max()) + 1
     low = np.full(top, np.iinfo(np.int64).max, dtype=np.int64)
     high = np.zeros(top, dtype=np.int64)
@@ -175,40 +198,11 @@ class _Relaxation:
         c = d.c
         n_l, n_k, n_s, n_c = c.level_size.size, c.n_classes, d.site_room.size, d.contracts.size
         self.d = d
-        # Each class's arcs by cost; a group is one (class, cost) level.
-        by_cost = np.lexsort((d.cost, c.class_of_arc))
-        klass, cost, site = c.class_of_arc[by_cost], d.cost[by_cost], d.site[by_cost]
-        new = np.r_[True, (klass[1:] != klass[:-1]) | (cost[1:] != cost[:-1])] if klass.size else np.zeros(0, bool)
-        group_start = np.flatnonzero(new)
-        group_end = np.r_[group_start[1:], klass.size]
-        group_class, group_cost = klass[group_start], cost[group_start]
-        class_start = d.arcs_of_class[group_class]
-        direct = (group_end - group_start) <= DIRECT_SITES
-        # Hubs: distinct site sets T(k, L), found by two order-free 64-bit hashes and the set size.
-        with np.errstate(over="ignore"):
-            cum1 = np.cumsum(_mix(site.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(1)))
-            cum2 = np.cumsum(_mix(site.astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F) + np.uint64(7)))
-            before1 = np.where(class_start > 0, cum1[np.maximum(class_start - 1, 0)], np.uint64(0))
-            before2 = np.where(class_start > 0, cum2[np.maximum(class_start - 1, 0)], np.uint64(0))
-            hash1 = cum1[group_end - 1] - before1 if klass.size else np.zeros(0, np.uint64)
-            hash2 = cum2[group_end - 1] - before2 if klass.size else np.zeros(0, np.uint64)
-        hubbed = np.flatnonzero(~direct)
-        keys = np.stack([hash1[hubbed], hash2[hubbed], (group_end - class_start)[hubbed].astype(np.uint64)], axis=1)
-        _, first, hub_of = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-        hub_of = hub_of.ravel()
-        n_h = first.size
-        rep = hubbed[first]  # a group whose prefix set is the hub's
-        lengths = (group_end - class_start)[rep]
-        hub_sites = site[np.repeat(class_start[rep] - np.r_[0, np.cumsum(lengths)[:-1]], lengths)
-                         + np.arange(int(lengths.sum()))]
-        hub_tail = np.repeat(np.arange(n_h), lengths)
-        direct_arcs = by_cost[np.concatenate([np.arange(a, b) for a, b in zip(group_start[direct].tolist(),
-                                                                              group_end[direct].tolist(),
-                                                                              strict=True)])
-                              if direct.any() else np.zeros(0, np.int64)]
-        self.hub_class, self.hub_cost = group_class[hubbed], group_cost[hubbed]
-        self.hub_node, self.hub_site, self.hub_tail = hub_of, hub_sites, hub_tail
-        self.direct_arcs = direct_arcs
+        h = build_hubs(c.class_of_arc, d.cost, d.site, d.arcs_of_class, DIRECT_SITES)
+        self.hub_class, self.hub_cost, self.hub_node, self.hub_site, self.hub_tail = (
+            h.hub_class, h.hub_cost, h.hub_node, h.hub_site, h.hub_tail)
+        self.direct_arcs = direct_arcs = h.direct_arcs
+        hub_of, hub_sites, hub_tail, n_h = h.hub_node, h.hub_site, h.hub_tail, h.n_hubs
         # Nodes: levels, classes, hubs, sites, contracts, sink.
         o_k, o_h = n_l, n_l + n_k
         o_s = o_h + n_h
@@ -351,21 +345,36 @@ def solve_relaxed(
     price = lp.cost_cap // scale - pmax - cmax
     if price < least:
         raise MatcherError(f"penalties up to {pmax} are too large for the LP relaxation in int64")
-    lp_cost, flow, out_units = lp.solve(scale, scale * (price + c.level_penalty) // d.level_units)
+    unplaced_cost = scale * (price + c.level_penalty) // d.level_units
+    lp_started = time.perf_counter()
+    lp_cost, flow, out_units = lp.solve(scale, unplaced_cost)
+    flow_seconds = time.perf_counter() - lp_started
+    # The time limit covers the repair, anchoring, polish and the bound's refinement; the bound
+    # comes last and keeps time for a few flows (it always gets at least BOUND_MIN_FLOWS).
+    end = started + time_limit
+    work_end = end - min(BOUND_RESERVE_FLOWS * flow_seconds, BOUND_SHARE * time_limit)
+
+    def left() -> float:
+        return max(0.0, work_end - time.perf_counter())
+
     # Count bound. Every plan has S * (LAMBDA * unplaced + objective) >= lp_cost and objective <= worst.
     worst = int(np.maximum(c.level_penalty, _class_max(d.cost, d.arcs_of_class)[c.level_class]).dot(c.level_size))
     placed_bound = n - max(0, -(-(lp_cost - scale * worst) // (scale * price)))
+    # ... and the count-only relaxation (per-unit value lcm / u, arcs free) is exact, a few members
+    # tighter at state scale; one more flow, of small costs.
+    per_member = min(math.lcm(*np.unique(d.level_units).tolist()) if n else 1, lp.cost_cap)
+    count_cost, _, _ = lp.solve(0, per_member // d.level_units)
+    placed_bound = min(placed_bound, n - -(-count_cost // per_member))
     # Round: whole members keep their site; repair the rest on what is left.
     hint = np.ones(arc_referral.size, dtype=np.int64)
     if current_site is not None:  # the repair's warm start: the current site first
         hint[current_site[arc_referral] == arc_site] = 0
-    unplaced_cost = scale * (price + c.level_penalty) // d.level_units
 
     def plan(flow: IntArray, out_units: IntArray, anchor: IntArray | None, share: float
              ) -> tuple[IntArray, IntArray, int, int]:
         x, y = _round(c, lp.whole(flow, anchor), out_units, d.level_units)
         site_room, contract_room = d.rooms_after(x)
-        deadline = time.perf_counter() + share * max(0.0, started + time_limit - time.perf_counter())
+        deadline = time.perf_counter() + share * left()
         _repair(d, x, y, site_room, contract_room, arc_referral, arc_site, arc_cost, arc_units, penalty,
                 site_left, site_contract, contract_left, hint, deadline, workers)
         return x, y, int(y.sum()), int(d.cost.dot(x)) + int(c.level_penalty.dot(c.level_size - y))
@@ -374,11 +383,11 @@ def solve_relaxed(
     # Which optimal solution of the relaxation gets rounded matters: re-solve it anchored on the
     # plan's arcs, round again, and keep the better plan while it improves.
     for _ in range(ANCHOR_ROUNDS):
-        if time.perf_counter() > started + REPAIR_SHARE * time_limit:
+        if left() < 4 * flow_seconds:
             break
         anchor = np.flatnonzero(x > 0)
         _, flow2, out2 = lp.solve(scale, unplaced_cost, anchor)
-        x2, y2, count2, objective2 = plan(flow2, out2, anchor, REPAIR_SHARE / 2)
+        x2, y2, count2, objective2 = plan(flow2, out2, anchor, REPAIR_SHARE)
         if (count2, -objective2) <= (count, -objective):
             break
         x, y, count, objective = x2, y2, count2, objective2
@@ -388,14 +397,13 @@ def solve_relaxed(
         kept = kept_plan(arc_referral, arc_site, arc_units, penalty, site_left, site_contract, contract_left,
                          current_site)
         x2, y2 = c.counts(kept)
-        kept_deadline = time.perf_counter() + REPAIR_SHARE * max(0.0, started + time_limit - time.perf_counter())
-        _improve(d, x2, y2, *d.rooms_after(x2), kept_deadline)
+        _improve(d, x2, y2, *d.rooms_after(x2), time.perf_counter() + left())
         count2 = int(y2.sum())
         objective2 = int(d.cost.dot(x2)) + int(c.level_penalty.dot(c.level_size - y2))
         if (count2, -objective2) >= (count, -objective):
             x, y, count, objective = x2, y2, count2, objective2
     proven = 0  # CP-SAT's bound, for plans placing at least as many as its plan (never more than ours)
-    polish = min(POLISH_SECONDS, POLISH_SHARE * (started + time_limit - time.perf_counter()))
+    polish = min(POLISH_SECONDS, POLISH_SHARE * left())
     if n <= POLISH_REFERRALS and polish > 0.1:
         # Mid-size: CP-SAT, warm-started from this plan, may prove the count or place one more.
         part = solve_assignment(arc_referral, arc_site, arc_cost, arc_units, penalty, site_left, site_contract,
@@ -408,8 +416,7 @@ def solve_relaxed(
             _improve(d, x, y, *d.rooms_after(x), time.perf_counter() + REPAIR_SHARE * polish)
             count = int(y.sum())
             objective = int(d.cost.dot(x)) + int(c.level_penalty.dot(c.level_size - y))
-    bound = _lagrangian_bound(lp, d, scale, price, lp_cost, out_units, n, count, objective,
-                              deadline=started + time_limit)
+    bound = _lagrangian_bound(lp, d, scale, price, lp_cost, out_units, n, count, objective, deadline=end)
     placed_bound = max(placed_bound, count)
     bound = min(max(bound, proven), objective)
     chosen = c.split(c.level_size - y, x)
@@ -451,8 +458,8 @@ def _repair(
     """Place what the rounding left out; updates ``x``, ``y`` and the rooms in place.
 
     A small repair set (members not placed whole that fit somewhere) gets exact CP-SAT on the
-    rooms left: most placed, then least cost. Then, whatever its size, a greedy (smallest demand,
-    then most urgent, cheapest arc first) and exchanges that move one placed member to make room.
+    rooms left: most placed, then least cost. Then, whatever its size, :func:`_improve`: the
+    greedy fill, exchanges and upgrades.
     """
     c = d.c
     room = d.room(site_room, contract_room)
@@ -759,14 +766,14 @@ def _lagrangian_bound(
         return exact, (cost - mu * scale * out) / scale, float((unplaced / lu).sum()) - out
 
     best, g_hi, s_hi = value(price, price_cost, price_out)
-    if s_hi >= 0 or time.perf_counter() > deadline:
+    if s_hi >= 0:
         return best
     cost, _, unplaced = lp.solve(scale, scale * c.level_penalty // lu)
     exact, g_lo, s_lo = value(0, cost, unplaced)
     best = max(best, exact)
     lo, hi = 0.0, float(price)
-    for _ in range(BOUND_ITERATIONS):
-        if s_lo <= 0 or time.perf_counter() > deadline:
+    for step in range(BOUND_ITERATIONS):
+        if s_lo <= 0 or (step + 1 >= BOUND_MIN_FLOWS and time.perf_counter() > deadline):
             break
         mu = (g_hi - g_lo + s_lo * lo - s_hi * hi) / (s_lo - s_hi)  # where the two cuts meet
         if g_lo + s_lo * (mu - lo) - best <= BOUND_TOLERANCE * max(objective, 1):

@@ -93,7 +93,7 @@ class Solution:
     first maximises ``placed``, then minimises ``objective``. ``bound`` is a proven lower bound on ``objective`` at that
     number placed, ``gap = (objective - bound) / objective``; both equal ``objective`` and 0 when
     ``status`` is OPTIMAL. ``placed_bound`` is the most members any plan could place: equal to
-    ``placed`` unless a CP-SAT part ran out of time before proving its count.
+    ``placed`` unless a weighted (generalized assignment) part was not proven optimal.
     """
 
     status: SolveStatus

@@ -74,12 +74,15 @@ def residual(problem: Problem) -> Residual:
 def fits(problem: Problem, site_left: IntArray, contract_left: IntArray) -> BoolArray:
     """Arcs of free referrals whose units fit in what is left of their site and contract."""
     p = problem
-    left = site_left[p.arc_site]
-    contract = p.site_contract[p.arc_site]
-    contract_room = np.where(contract >= 0, contract_left[np.maximum(contract, 0)], NO_LIMIT)
-    site_ok = (left == NO_LIMIT) | (left >= p.arc_units)
-    contract_ok = (contract_room == NO_LIMIT) | (contract_room >= p.arc_units)
-    return np.asarray(~p.referral_locked[p.arc_referral] & site_ok & contract_ok)
+    # Room per site first (its own and its contract's), then one gather per arc: at state scale
+    # the arcs outnumber sites by thousands, and per-arc temporaries cost gigabytes.
+    unlimited = np.iinfo(np.int64).max
+    room = np.where(site_left == NO_LIMIT, unlimited, site_left)
+    has = p.site_contract >= 0
+    room[has] = np.minimum(room[has], contract_left[p.site_contract[has]])
+    ok = room[p.arc_site] >= p.arc_units
+    ok &= ~p.referral_locked[p.arc_referral]
+    return ok
 
 
 def components(problem: Problem, arcs: IntArray) -> IntArray:
@@ -94,18 +97,34 @@ def components(problem: Problem, arcs: IntArray) -> IntArray:
         return np.zeros(0, dtype=np.int64)
     referral = p.arc_referral[arcs]
     site = p.arc_site[arcs]
-    order = np.argsort(referral, kind="stable")
-    sorted_referral = referral[order]
-    starts = np.flatnonzero(np.r_[True, sorted_referral[1:] != sorted_referral[:-1]])
-    group = np.cumsum(np.r_[False, sorted_referral[1:] != sorted_referral[:-1]])
-    first_site = np.empty_like(site)
-    first_site[order] = site[order][starts][group]
+    if bool((referral[1:] >= referral[:-1]).all()):  # the builder's order: no sort, no copies
+        starts = np.flatnonzero(np.r_[True, referral[1:] != referral[:-1]])
+        del referral
+        first_site = np.repeat(site[starts], np.diff(np.r_[starts, site.size]))
+    else:
+        order = np.argsort(referral, kind="stable")
+        sorted_referral = referral[order]
+        del referral
+        starts = np.flatnonzero(np.r_[True, sorted_referral[1:] != sorted_referral[:-1]])
+        group = np.cumsum(np.r_[False, sorted_referral[1:] != sorted_referral[:-1]])
+        del sorted_referral
+        first_site = np.empty_like(site)
+        first_site[order] = site[order][starts][group]
+        del order, group
     n_sites = p.n_sites
-    edges = np.unique(first_site * n_sites + site)
-    contract = p.site_contract[np.unique(site)]
-    sites_with_contract = np.unique(site)[contract >= 0]
+    if n_sites * n_sites <= 1 << 28:  # a bitmap of site pairs: one pass, no sort of every arc
+        seen = np.zeros(n_sites * n_sites, dtype=bool)
+        seen[first_site * n_sites + site] = True  # (first_site is reused below)
+        edges = np.flatnonzero(seen)
+        del seen
+    else:
+        edges = np.unique(first_site * n_sites + site)
+    used_sites = np.flatnonzero(np.bincount(site, minlength=n_sites))
+    del site
+    contract = p.site_contract[used_sites]
+    sites_with_contract = used_sites[contract >= 0]
     graph = nx.Graph()
-    graph.add_nodes_from(np.unique(site).tolist())
+    graph.add_nodes_from(used_sites.tolist())
     graph.add_edges_from(zip((edges // n_sites).tolist(), (edges % n_sites).tolist(), strict=True))
     graph.add_edges_from(zip(sites_with_contract.tolist(), (n_sites + contract[contract >= 0]).tolist(),
                              strict=True))
@@ -175,11 +194,7 @@ def solve(
     if focus_sites is not None:
         usable, label = _focus(p, chosen, usable, label, n_components, focus_sites)
     # Units per component: uniform -> flow, mixed -> CP-SAT.
-    units = p.arc_units[usable]
-    low = np.full(n_components, np.iinfo(np.int64).max, dtype=np.int64)
-    high = np.zeros(n_components, dtype=np.int64)
-    np.minimum.at(low, label, units)
-    np.maximum.at(high, label, units)
+    low, high = _unit_range(label, p.arc_units[usable], n_components)
     uniform = low == high
     has_arcs = np.bincount(label, minlength=n_components) > 0
     optimal = True
@@ -228,6 +243,22 @@ def solve(
         status=SolveStatus.OPTIMAL if optimal else SolveStatus.FEASIBLE,
         bound_gap=bound_gap, placed_gap=placed_gap, started=started, components=n_components, solver=solver or "none",
     )
+
+
+def _unit_range(label: IntArray, units: IntArray, n: int) -> tuple[IntArray, IntArray]:
+    """Least and most units of an arc in each component (empty ones: max int64 and 0)."""
+    low = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    high = np.zeros(n, dtype=np.int64)
+    top = int(units.max(initial=0)) + 1
+    if units.size and n * top <= 1 << 24:  # a histogram: one pass (ufunc.at is slow on millions)
+        present = np.bincount(label * top + units, minlength=n * top).reshape(n, top) > 0
+        has = present.any(axis=1)
+        low[has] = np.argmax(present[has], axis=1)
+        high[has] = top - 1 - np.argmax(present[has][:, ::-1], axis=1)
+    else:
+        np.minimum.at(low, label, units)
+        np.maximum.at(high, label, units)
+    return low, high
 
 
 def _focus(

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 
+import numpy as np
+
 from matcher.data import MatchData, ReferralDemand, ServiceSite
 from matcher.distance import EARTH_RADIUS_MILES
 from matcher.errors import ValidationError
@@ -88,8 +90,18 @@ def validate(solution: Solution, problem: Problem, data: MatchData | None = None
     for referral_id in p.referral_ids:
         if referral_id not in seen:
             raise ValidationError(f"referral {referral_id!r} is neither placed nor reported unplaced")
-    arcs = {(int(r), int(s)): a for a, (r, s) in enumerate(zip(p.arc_referral.tolist(), p.arc_site.tolist(),
-                                                              strict=True))}
+    # Arc look-up by (referral, site) key, in arrays: a statewide problem has tens of millions.
+    width = max(p.n_sites, 1)
+    arc_keys = p.arc_referral * width + p.arc_site
+    arc_order = np.argsort(arc_keys)
+    sorted_keys = arc_keys[arc_order]
+    del arc_keys
+
+    def arc_of(r: int, s: int) -> int | None:
+        key = r * width + s
+        i = int(np.searchsorted(sorted_keys, key))
+        return int(arc_order[i]) if i < sorted_keys.size and sorted_keys[i] == key else None
+
     site_units: dict[int, int] = defaultdict(int)
     locked_site_units: dict[int, int] = defaultdict(int)
     contract_units: dict[int, int] = defaultdict(int)
@@ -99,7 +111,7 @@ def validate(solution: Solution, problem: Problem, data: MatchData | None = None
         r, s = p.referral_index[a.referral_id], p.site_index.get(a.site_id)
         if s is None:
             raise ValidationError(f"referral {a.referral_id!r} is placed at unknown site {a.site_id!r}")
-        arc = arcs.get((r, s))
+        arc = arc_of(r, s)
         if arc is None:
             raise ValidationError(f"referral {a.referral_id!r} is placed at {a.site_id!r}, which is not an arc")
         if a.units != p.arc_units[arc] or a.cost != p.arc_cost[arc]:

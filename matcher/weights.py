@@ -5,7 +5,8 @@ The objective is lexicographic, built in integers:
 1. **placement**: the most members placed, globally. The flow path gets this exactly from
    OR-Tools' max-flow-with-min-cost (the flow value is the number placed, so no augmenting chain
    can be traded for cost); the CP-SAT path solves for the count first and then for cost at that
-   count. :func:`placement_constant` is the single-objective alternative (a per-unplaced constant
+   count; the LP path (:mod:`matcher.relax`) prices a member far above any penalty or cost.
+   :func:`placement_constant` is the single-objective alternative (a per-unplaced constant
    larger than everything else in a component), used by the monolithic baseline in ``bench/``;
 2. **urgency** (tier 1): an unplaced referral costs ``URGENCY_WEIGHT * (1 + urgency_level)``;
 3. on each arc, the tiers below, each weight larger than the largest possible sum of all the
@@ -14,7 +15,7 @@ The objective is lexicographic, built in integers:
 
 What this guarantees, exactly (and what tests check):
 
-* the number of placed members is globally maximal (proven for flow parts; for CP-SAT parts
+* the number of placed members is globally maximal (proven for flow parts; for weighted parts
   proven when the status is OPTIMAL, else bounded by ``Solution.placed_bound``);
 * for one referral, a better higher-tier term always beats any lower-tier terms: among two arcs of
   the same referral the cost order is lexicographic in (preference, continuity, fit, travel,

@@ -108,6 +108,8 @@ class Assignment(Base):
         sa.Index("ix_assignments_status_contract_units", "status", "contract_id", "units"),
         # the first day each referral was sent (timeliness), read from the index alone
         sa.Index("ix_assignments_referral_id_sent_on", "referral_id", "sent_on"),
+        # a run's assignments counted by status (the run and proposal pages) from the index alone
+        sa.Index("ix_assignments_solver_run_id_status", "solver_run_id", "status"),
     )
 
 

@@ -54,6 +54,9 @@ ANSWER_CLOCK = 2  # 7003 VI.C.3.a-c
 UPDATE_CLOCK = 5  # 7003 VI.E.2: weekly, counted as five business days
 CAPACITY_REPORT_CLOCK = 5  # 7003 VI.E.6
 
+# clocks_for restricts the history it aggregates to the referrals asked for up to this many
+_HISTORY_IN_MAX = 1000
+
 S = ReferralStatus
 # Before the referral reaches a provider the send clock runs.
 _NOT_YET_SENT = frozenset({S.RECEIVED, S.INFO_REQUESTED, S.READY, S.PROPOSED, S.DECLINED, S.UNPLACED})
@@ -180,9 +183,6 @@ def _history_summary(referral_ids: Sequence[str] | None = None) -> sa.Subquery:
     if referral_ids is not None and len(referral_ids) <= _HISTORY_IN_MAX:
         stmt = stmt.where(c.referral_id.in_(list(referral_ids)))
     return stmt.group_by(c.referral_id).subquery("history")
-
-
-_HISTORY_IN_MAX = 1000
 
 
 def clocks_for(

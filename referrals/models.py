@@ -212,8 +212,10 @@ class ReferralStatusChange(Base):
     referral: Mapped[Referral] = relationship(back_populates="history")
 
     __table_args__ = (
-        # the overdue filter reads only the changes since a cutoff: sent, accepted (and unplaced) ones...
-        sa.Index("ix_referral_status_changes_to_status_on_date", "to_status", "on_date"),
-        # ...and the providers' weekly updates
-        sa.Index("ix_referral_status_changes_reason_code_on_date", "reason_code", "on_date"),
+        # The overdue filter reads only the changes since a cutoff date, from this index alone. It
+        # leads with the date on purpose: an index leading with to_status or reason_code (a handful
+        # of values) looks selective to SQLite, which has no statistics, and it then prefers it to
+        # the referral_id index for one referral's history.
+        sa.Index("ix_referral_status_changes_recent", "on_date", "to_status", "reason_code", "from_status",
+                 "referral_id"),
     )

@@ -7,10 +7,11 @@ import random
 
 import numpy as np
 import pytest
-from factories import plan_values, random_data, random_problem, weighted_plan
+from factories import brute_force, plan_values, random_data, random_problem, weighted_plan
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import matcher.flow as flow
 import matcher.relax as relax
 import matcher.solver as solver_module
 from matcher import Problem, SolveStatus, build_problem, resolve, solve, validate
@@ -56,6 +57,23 @@ def test_relaxation_plan_from_data_keeps_every_hard_rule(seed: int) -> None:
         solution = solve(problem, workers=1, time_limit=5)
         validate(solution, problem, data)
         assert solution.placed <= max(p for p, _ in plan_values(problem)) <= solution.placed_bound
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.booleans())
+def test_hubs_keep_flow_and_relaxation_exact(seed: int, unit: bool) -> None:
+    """Every class arc through a hub (matcher.classes.Hubs): the unit flow stays the optimum."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(flow, "DIRECT_SITES", 0)
+        monkeypatch.setattr(relax, "DIRECT_SITES", 0)
+        problem = random_problem(random.Random(seed), unit=unit, referrals=6, sites=4)
+        if unit:
+            solution = solve(problem, workers=1)
+            validate(solution, problem)
+            assert (solution.placed, solution.objective) == brute_force(problem)
+        else:
+            relaxed_only(monkeypatch)
+            assert_bounds_hold(problem)
 
 
 def test_count_comes_first_small_demands_before_one_large_urgent_one(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -166,3 +166,22 @@ def test_unplaced_list_is_one_page_with_the_whole_count(db_session: Session, wor
     empty = unplaced_list(db_session, PageRequest(2, 50), WEB_TODAY)
     assert empty.items == [] and empty.total == 1
     assert unplaced_list(db_session, PageRequest(1, 50), WEB_TODAY, reason="INELIGIBLE").total == 0
+
+
+def test_timeliness_by_provider_takes_the_earliest_sending_then_the_lowest_id(db_session: Session,
+                                                                              world: World) -> None:
+    from placement.models import AssignmentStatus
+    from tests.factories import make_assignment
+
+    day = dt.date(2026, 11, 18)
+    same_day = make_referral(db_session, make_member(db_session), received_date=day, status=ReferralStatus.SENT)
+    make_assignment(db_session, same_day, world.contract_b, status=AssignmentStatus.DECLINED, sent_on=day,
+                    answered_on=day)
+    make_assignment(db_session, same_day, world.contract_a, status=AssignmentStatus.SENT, sent_on=day)
+    earlier = make_referral(db_session, make_member(db_session), received_date=day, status=ReferralStatus.SENT)
+    make_assignment(db_session, earlier, world.contract_a, status=AssignmentStatus.DECLINED,
+                    sent_on=day + dt.timedelta(days=1), answered_on=day + dt.timedelta(days=1))
+    make_assignment(db_session, earlier, world.contract_b, status=AssignmentStatus.SENT, sent_on=day)
+    rows = {r.group: r for r in timeliness(db_session, "provider", dt.date(2026, 11, 1), WEB_TODAY, WEB_TODAY)}
+    # world: A first sent sent_a, B first sent sent_b; here B first got both (same day lower id; earlier day)
+    assert rows[world.provider_b.id].sent_decided == 3 and rows[world.provider_a.id].sent_decided == 1

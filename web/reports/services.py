@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from csmatch.calendar import CalendarRangeError, HolidayCalendar, default_calendar
 from csmatch.models import Service
@@ -119,19 +119,27 @@ def timeliness(session: Session, by: str, start: dt.date, end: dt.date, as_of: d
 
 
 def _first_sent(*, with_provider: bool) -> sa.Subquery:
-    """Per referral, the first day it was sent to a provider (and that provider, when asked for:
-    a window function, dearer than the plain MIN)."""
+    """Per referral, the first day it was sent to a provider (and that provider, when asked for).
+
+    The first sending is the sent assignment with no other sent earlier (by ``sent_on``, then
+    ``id``): an anti-join both databases answer from the ``(referral_id, sent_on)`` index, where a
+    window function made SQLite number every sent assignment first.
+    """
     if not with_provider:
         return (sa.select(Assignment.referral_id, sa.func.min(Assignment.sent_on).label("sent_on"))
                 .where(Assignment.sent_on.is_not(None)).group_by(Assignment.referral_id).subquery("first_sent"))
-    ranked = (
-        sa.select(Assignment.referral_id, Assignment.provider_id, Assignment.sent_on,
-                  sa.func.row_number().over(partition_by=Assignment.referral_id,
-                                            order_by=(Assignment.sent_on, Assignment.id)).label("rn"))
-        .where(Assignment.sent_on.is_not(None))
-        .subquery("ranked")
+    a, earlier = aliased(Assignment), aliased(Assignment)
+    return (
+        sa.select(a.referral_id, a.provider_id, a.sent_on)
+        .where(
+            a.sent_on.is_not(None),
+            ~sa.exists().where(
+                earlier.referral_id == a.referral_id, earlier.sent_on.is_not(None),
+                sa.or_(earlier.sent_on < a.sent_on, sa.and_(earlier.sent_on == a.sent_on, earlier.id < a.id)),
+            ),
+        )
+        .subquery("first_sent")
     )
-    return sa.select(ranked).where(ranked.c.rn == 1).subquery("first_sent")
 
 
 def _send_counts(session: Session, by: str, days: sa.CTE, start: dt.date, end: dt.date,

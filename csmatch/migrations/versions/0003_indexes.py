@@ -4,10 +4,11 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-25 09:40:00
 
-The overdue filter reads the status history since a cutoff date (``to_status``/``reason_code``,
-then ``on_date``) instead of the whole history; the overdue, aging and unplaced lists read the
+The overdue filter reads the status history since a cutoff date (``on_date`` first, the columns it
+tests after it) instead of the whole history; the overdue, aging and unplaced lists read the
 referrals of some statuses in receipt order; the capacity board sums committed units per contract,
-and the timeliness report finds each referral's first sending, from indexes alone.
+the timeliness report finds each referral's first sending, and a run's page counts its assignments
+by status, from indexes alone.
 
 Migrations run on SQLite (embedded) and PostgreSQL (production): use batch_alter_table for SQLite,
 and think about locks before altering a large table on PostgreSQL (a plain CREATE INDEX blocks
@@ -24,10 +25,11 @@ depends_on = None
 
 INDEXES = [
     ('referrals', 'ix_referrals_status_received_date', ['status', 'received_date', 'id']),
-    ('referral_status_changes', 'ix_referral_status_changes_to_status_on_date', ['to_status', 'on_date']),
-    ('referral_status_changes', 'ix_referral_status_changes_reason_code_on_date', ['reason_code', 'on_date']),
+    ('referral_status_changes', 'ix_referral_status_changes_recent',
+     ['on_date', 'to_status', 'reason_code', 'from_status', 'referral_id']),
     ('assignments', 'ix_assignments_status_contract_units', ['status', 'contract_id', 'units']),
     ('assignments', 'ix_assignments_referral_id_sent_on', ['referral_id', 'sent_on']),
+    ('assignments', 'ix_assignments_solver_run_id_status', ['solver_run_id', 'status']),
 ]
 
 
