@@ -22,25 +22,26 @@ def alembic_config(url: str | None = None, engine: Engine | None = None) -> Conf
     return cfg
 
 
-def upgrade(url: str | None = None, revision: str = "head", engine: Engine | None = None) -> None:
-    """Bring the database schema to ``revision``; with an engine, run on one of its connections."""
+def _run(command_name: str, url: str | None, revision: str, engine: Engine | None) -> None:
+    """Run an Alembic command, on one of ``engine``'s connections when given (tests, the CLI)."""
     cfg = alembic_config(url)
-    if engine is not None:
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
-    else:
-        command.upgrade(cfg, revision)
+    run = getattr(command, command_name)
+    if engine is None:
+        run(cfg, revision)
+        return
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        run(cfg, revision)
+
+
+def upgrade(url: str | None = None, revision: str = "head", engine: Engine | None = None) -> None:
+    """Bring the database schema to ``revision``."""
+    _run("upgrade", url, revision, engine)
 
 
 def downgrade(url: str | None = None, revision: str = "base", engine: Engine | None = None) -> None:
-    cfg = alembic_config(url)
-    if engine is not None:
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, revision)
-    else:
-        command.downgrade(cfg, revision)
+    """Take the database schema back to ``revision`` (``base``: nothing)."""
+    _run("downgrade", url, revision, engine)
 
 
 def check(url: str | None = None) -> None:
