@@ -133,7 +133,7 @@ def test_larger_weighted_plan_is_within_the_stated_gaps(larger: tuple[object, Pr
     assert "LP rounding" in solution.solver
     assert solution.placed >= 0.99 * solution.placed_bound
     assert solution.gap < 0.10
-    assert solution.runtime < 10
+    assert solution.runtime < 30  # about a second on a quiet machine; generous for a loaded one
 
 
 def test_re_solve_with_nothing_changed_is_never_worse_and_keeps_proposals(larger: tuple[object, Problem]) -> None:
