@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -220,6 +221,20 @@ def _release_assignment(
             assignment.answered_on = on_date
 
 
+_Reason = TypeVar("_Reason", bound=StrEnum)
+
+
+def _parse_reason(referral: Referral, kind: type[_Reason], raw: str | None, *, what: str, missing: str) -> _Reason:
+    """One of the closed reason codes, or :class:`ReasonRequired` saying which are allowed."""
+    if raw is None:
+        raise ReasonRequired(f"referral {referral.id!r}: {missing}")
+    try:
+        return kind(raw)
+    except ValueError:
+        allowed = ", ".join(r.value for r in kind)
+        raise ReasonRequired(f"referral {referral.id!r}: {raw!r} is not a {what} ({allowed})") from None
+
+
 def _check_reason(
     referral: Referral,
     from_status: ReferralStatus,
@@ -230,16 +245,9 @@ def _check_reason(
 ) -> str | None:
     """Apply the guards that need a reason; return the normalised reason code."""
     if to_status is S.DISCONTINUED:
-        if reason_code is None:
-            codes = ", ".join(f"{r.value} {r.description}" for r in DiscontinuationReason)
-            raise ReasonRequired(f"referral {referral.id!r}: discontinuing needs a reason_code (7003 VI.D): {codes}")
-        try:
-            code = DiscontinuationReason(reason_code)
-        except ValueError:
-            allowed = ", ".join(r.value for r in DiscontinuationReason)
-            raise ReasonRequired(
-                f"referral {referral.id!r}: {reason_code!r} is not a discontinuation reason ({allowed})"
-            ) from None
+        codes = ", ".join(f"{r.value} {r.description}" for r in DiscontinuationReason)
+        code = _parse_reason(referral, DiscontinuationReason, reason_code, what="discontinuation reason",
+                             missing=f"discontinuing needs a reason_code (7003 VI.D): {codes}")
         if code is DiscontinuationReason.OTHER and not reason.strip():
             raise ReasonRequired(f"referral {referral.id!r}: reason 99 (other) needs the reason in words")
         if code is DiscontinuationReason.UNRESPONSIVE:
@@ -252,16 +260,9 @@ def _check_reason(
                 )
         return code.value
     if to_status is S.DECLINED:
-        if reason_code is None:
-            allowed = ", ".join(r.value for r in DeclineReason)
-            raise ReasonRequired(f"referral {referral.id!r}: declining needs a reason_code ({allowed})")
-        try:
-            decline = DeclineReason(reason_code)
-        except ValueError:
-            allowed = ", ".join(r.value for r in DeclineReason)
-            raise ReasonRequired(
-                f"referral {referral.id!r}: {reason_code!r} is not a decline reason ({allowed})"
-            ) from None
+        allowed = ", ".join(r.value for r in DeclineReason)
+        decline = _parse_reason(referral, DeclineReason, reason_code, what="decline reason",
+                                missing=f"declining needs a reason_code ({allowed})")
         if decline is DeclineReason.OTHER and not reason.strip():
             raise ReasonRequired(f"referral {referral.id!r}: decline reason OTHER needs the reason in words")
         return decline.value
