@@ -42,8 +42,8 @@ def capacity_limits(t: Tables) -> tuple[IntArray, IntArray]:
     return site_capacity, contract_capacity
 
 
-def _terms(t: Tables, pairs: Pairs) -> npt.NDArray[np.int32]:
-    terms = np.empty((len(pairs), len(TIERS)), dtype=np.int32)
+def _terms(t: Tables, pairs: Pairs) -> npt.NDArray[np.int16]:
+    terms = np.empty((len(pairs), len(TIERS)), dtype=np.int16)  # every term is small (MAX_TRAVEL_TERM)
     for column, tier in enumerate(TIERS):
         terms[:, column] = SOFT_TERMS[tier](t, pairs)
     return terms
@@ -77,8 +77,7 @@ def build_problem(data: MatchData) -> Problem:
     for rule in HARD_RULES:
         passing &= rule.allows(t, pairs)
         stage += passing
-    best = np.zeros(n, dtype=np.int64)
-    np.maximum.at(best, pairs.referral, stage)
+    best = _max_by_referral(pairs.referral, stage, n)
     block = _unplaced_reasons(t, best, len(HARD_RULES) + 1)
     pref_referral, pref_provider, pref_rank, pref_block = _preference_rows(t, pairs, stage)
     del stage
@@ -92,8 +91,10 @@ def build_problem(data: MatchData) -> Problem:
     arcs = Pairs(np.concatenate([pairs.referral[passing], accepted]), np.concatenate([pairs.site[passing], current]),
                  np.concatenate([pairs.miles[passing], locked_miles]))
     del pairs, passing
-    # Arcs sorted by (referral, site): the solver's classes and look-ups then need no sort.
-    order = np.argsort(arcs.referral * max(len(t.sites), 1) + arcs.site)
+    # Arcs sorted by (referral, site): the solver's classes and look-ups then need no sort. Pairs
+    # come grouped by referral with sites ascending, so a stable sort by referral merges the
+    # groups' ascending runs (nearly linear) and keeps the sites in order.
+    order = np.argsort(arcs.referral, kind="stable")
     arcs = arcs.take(order)
     del order
     terms = _terms(t, arcs)
@@ -130,6 +131,16 @@ def build_problem(data: MatchData) -> Problem:
     )
 
 
+def _max_by_referral(referral: IntArray, values: npt.NDArray[np.integer], n: int) -> IntArray:
+    """Per referral, the largest value of its pairs (0 without pairs); pairs come in runs per referral."""
+    best = np.zeros(n, dtype=np.int64)
+    if referral.size == 0:
+        return best
+    starts = np.flatnonzero(np.r_[True, referral[1:] != referral[:-1]])
+    np.maximum.at(best, referral[starts], np.maximum.reduceat(values, starts))  # one entry per run
+    return best
+
+
 def _unplaced_reasons(t: Tables, best: IntArray, all_passed: int) -> tuple[UnplacedReason | None, ...]:
     """The first hard rule that a referral's best pair failed; the adapter's gate comes first."""
     by_stage: list[UnplacedReason | None] = [UnplacedReason.NO_PROVIDER_IN_AREA]
@@ -154,7 +165,9 @@ def _preference_rows(
     if keys.size == 0:
         return np.zeros(0, np.int64), (), np.zeros(0, np.int64), ()
     best = np.zeros(keys.size, dtype=np.int64)
-    if len(pairs):
+    ranked = np.flatnonzero(t.ref_has_preferences[pairs.referral])  # only members who ranked someone
+    if ranked.size:
+        pairs, stage = pairs.take(ranked), stage[ranked]
         pair_keys = pairs.provider_keys(t)
         pos = np.minimum(np.searchsorted(keys, pair_keys), keys.size - 1)
         found = keys[pos] == pair_keys

@@ -48,24 +48,33 @@ def referral_classes(arc_referral: IntArray, arc_site: IntArray, arc_cost: IntAr
     hash of the arc list and then verified arc by arc, so a hash collision only costs a split.
     """
     order = _by_referral_site(arc_referral, arc_site)
-    referral = arc_referral[order]
-    site, cost = arc_site[order], arc_cost[order]
+    # (Memory: every temporary here is one value per arc, tens of millions at state scale; sorted
+    # input is used as it is, and each temporary is dropped as soon as it has served.)
+    in_order = bool(order.size) and bool(order[-1] == order.size - 1) and bool((order[1:] > order[:-1]).all())
+    referral = arc_referral if in_order else arc_referral[order]
+    site, cost = (arc_site, arc_cost) if in_order else (arc_site[order], arc_cost[order])
     start = np.flatnonzero(np.r_[True, referral[1:] != referral[:-1]])
     count = np.diff(np.r_[start, referral.size])
+    n_arcs = referral.size
+    del referral
     with np.errstate(over="ignore"):
         arc_hash = _mix(site.astype(np.uint64) * _GOLDEN + cost.astype(np.uint64))
-        signature = np.add.reduceat(arc_hash, start) if referral.size else np.zeros(0, np.uint64)
+        signature = np.add.reduceat(arc_hash, start) if n_arcs else np.zeros(0, np.uint64)
+        del arc_hash
         signature = _mix(signature ^ count.astype(np.uint64))
     _, first, klass = np.unique(signature, return_index=True, return_inverse=True)
     klass = klass.ravel()
-    # Verify: each member's arcs equal its class representative's, position by position.
-    arc_member = np.repeat(np.arange(start.size), count)
-    position = np.arange(referral.size) - start[arc_member]
+    # Verify: each member's arcs equal its class representative's, position by position (a member
+    # whose count differs fails; its clamped positions are never trusted).
     representative = first[klass]
     same_count = count == count[representative]
-    rep_arc = start[representative[arc_member]] + np.minimum(position, count[representative[arc_member]] - 1)
-    arc_same = (site == site[rep_arc]) & (cost == cost[rep_arc]) & same_count[arc_member]
-    member_ok = np.logical_and.reduceat(arc_same, start) if referral.size else np.zeros(0, bool)
+    rep_arc = np.arange(n_arcs) + np.repeat(start[representative] - start, count)
+    np.minimum(rep_arc, max(n_arcs - 1, 0), out=rep_arc)
+    arc_same = site == site[rep_arc]
+    arc_same &= cost == cost[rep_arc]
+    del rep_arc
+    arc_same &= np.repeat(same_count, count)
+    member_ok = np.logical_and.reduceat(arc_same, start) if n_arcs else np.zeros(0, bool)
     if not member_ok.all():
         bad = np.flatnonzero(~member_ok)
         klass = klass.copy()
@@ -95,19 +104,28 @@ class Classes:
     def n_classes(self) -> int:
         return int(self.class_size.size)
 
-    def class_arc_of(self) -> IntArray:
-        """Per sorted arc position: the class arc it stands for (same site, same place in the list)."""
-        member = np.repeat(np.arange(self.members.size), np.diff(np.r_[self.first_arc, self.order.size]))
-        offset = np.arange(self.order.size) - self.first_arc[member]
+    def class_arc_of(self, sorted_pos: IntArray | None = None) -> IntArray:
+        """Per sorted arc position (all, or those given): the class arc it stands for (same site,
+        same place in the list)."""
+        if sorted_pos is None:
+            sorted_pos = np.arange(self.order.size)
+        member = np.searchsorted(self.first_arc, sorted_pos, side="right") - 1
+        offset = sorted_pos - self.first_arc[member]
         return np.asarray(np.searchsorted(self.class_of_arc, self.member_class[member]) + offset)
 
     def counts(self, used: IntArray) -> tuple[IntArray, IntArray]:
         """A plan by arc positions (into the original arcs) as counts: per class arc, per level."""
-        where = np.empty(self.order.size, dtype=np.int64)
-        where[self.order] = np.arange(self.order.size)
-        sorted_pos = where[used]
+        in_order = self.order.size == 0 or (int(self.order[-1]) == self.order.size - 1
+                                            and bool((self.order[1:] > self.order[:-1]).all()))
+        if in_order:
+            sorted_pos = np.asarray(used, dtype=np.int64)
+        else:  # the inverse permutation, looked up only where used
+            where = np.empty(self.order.size, dtype=np.int64)
+            where[self.order] = np.arange(self.order.size)
+            sorted_pos = where[used]
+            del where
         member = np.searchsorted(self.first_arc, sorted_pos, side="right") - 1
-        x = np.bincount(self.class_arc_of()[sorted_pos], minlength=self.class_arcs.size).astype(np.int64)
+        x = np.bincount(self.class_arc_of(sorted_pos), minlength=self.class_arcs.size).astype(np.int64)
         y = np.bincount(self.member_level[member], minlength=self.level_size.size).astype(np.int64)
         return x, y
 

@@ -30,6 +30,8 @@ BoolArray = npt.NDArray[np.bool_]
 
 #: ``site_capacity`` of a site with no limit of its own (its contract limits it).
 NO_LIMIT = -1
+#: The values an arc's tier term may take (they are stored as int16).
+TERM_RANGE = (-(2**15), 2**15 - 1)
 
 
 def _ints(values: Any) -> IntArray:
@@ -66,8 +68,8 @@ class Problem:
     arc_site: IntArray
     arc_units: IntArray
     arc_cost: IntArray
-    arc_terms: npt.NDArray[np.int32]
-    arc_miles: FloatArray
+    arc_terms: npt.NDArray[np.integer[Any]]  # stored as int16
+    arc_miles: npt.NDArray[np.floating[Any]]  # stored as float32
     preference_referral: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
     preference_provider: tuple[str, ...] = ()
     preference_rank: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -80,8 +82,13 @@ class Problem:
             object.__setattr__(self, name, _ints(getattr(self, name)))
         object.__setattr__(self, "referral_locked", np.asarray(self.referral_locked, dtype=bool))
         object.__setattr__(self, "site_reported_full", np.asarray(self.site_reported_full, dtype=bool))
-        object.__setattr__(self, "arc_miles", np.asarray(self.arc_miles, dtype=np.float64))
-        terms = np.ascontiguousarray(self.arc_terms, dtype=np.int32)  # small terms: a third of the memory
+        # Narrow columns: a statewide plan has tens of millions of arcs. Miles are for explanations
+        # (the rules compared full-precision miles when the arcs were built); terms are small.
+        object.__setattr__(self, "arc_miles", np.asarray(self.arc_miles, dtype=np.float32))
+        terms = np.asarray(self.arc_terms)
+        if terms.size and (int(terms.min()) < TERM_RANGE[0] or int(terms.max()) > TERM_RANGE[1]):
+            raise ProblemError(f"arc_terms must lie in {TERM_RANGE[0]}..{TERM_RANGE[1]}")
+        terms = np.ascontiguousarray(terms, dtype=np.int16)
         if terms.size == 0:
             terms = terms.reshape(len(self.arc_referral), len(TIERS))
         object.__setattr__(self, "arc_terms", terms)
@@ -129,7 +136,8 @@ class Problem:
         _first_bad(self.arc_cost < 0, "arc {} has a negative cost", arc_names)
         if a:
             keys = self.arc_referral * max(s, 1) + self.arc_site
-            keys.sort()  # in place: a statewide problem has tens of millions of arcs
+            if not (keys[1:] > keys[:-1]).all():  # the builder's order is strictly ascending already
+                keys.sort()  # in place: a statewide problem has tens of millions of arcs
             if (keys[1:] == keys[:-1]).any():
                 keys = self.arc_referral * max(s, 1) + self.arc_site
                 order = np.argsort(keys, kind="stable")

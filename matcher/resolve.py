@@ -57,7 +57,7 @@ def with_current(problem: Problem, current: Mapping[str, str]) -> Problem:
     moved = (referral_current[p.arc_referral] >= 0) & (referral_current[p.arc_referral] != p.arc_site)
     terms = p.arc_terms.copy()
     terms[:, column] = moved.astype(np.int64)
-    cost = p.arc_cost + TIER_WEIGHTS["stability"] * (terms[:, column] - p.arc_terms[:, column])
+    cost = p.arc_cost + TIER_WEIGHTS["stability"] * (terms[:, column].astype(np.int64) - p.arc_terms[:, column])
     return dataclasses.replace(p, referral_current=referral_current, arc_terms=terms, arc_cost=cost)
 
 

@@ -76,6 +76,19 @@ def _keys(pairs: Sequence[tuple[int, int]], width: int) -> IntArray:
     return keys
 
 
+def _provider_in(t: Tables, p: Pairs, sorted_keys: IntArray) -> BoolArray:
+    """Whether each pair's (referral, provider) is in ``sorted_keys``, looked up only for the
+    referrals that have a key at all (a few in a hundred: exclusions, prior providers)."""
+    found = np.zeros(len(p), dtype=bool)
+    if sorted_keys.size == 0 or len(p) == 0:
+        return found
+    has = np.zeros(len(t.referrals), dtype=bool)
+    has[sorted_keys // t.n_providers] = True
+    rows = np.flatnonzero(has[p.referral])
+    found[rows] = _member(sorted_keys, p.referral[rows] * t.n_providers + t.site_provider[p.site[rows]])
+    return found
+
+
 def _member(sorted_keys: IntArray, query: IntArray) -> BoolArray:
     """``query in sorted_keys``, element-wise, by binary search."""
     if sorted_keys.size == 0:
@@ -267,6 +280,8 @@ def hard_rule(
 def candidate_pairs(t: Tables, referrals: IntArray) -> Pairs:
     """Service match (7003 VI.A, VI.F): pairs only with sites contracted for the referral's service.
 
+    Pairs come grouped by referral, each referral's sites in ascending order.
+
     Grouped by (service, county): each group gets the sites serving that county, plus the
     site-based sites whose radius could reach the group's bounding box. Everything else is out of
     area for certain, so it is never materialised.
@@ -297,7 +312,7 @@ def candidate_pairs(t: Tables, referrals: IntArray) -> Pairs:
             coslat = np.cos(np.radians(np.maximum(np.abs(lat).max(), np.abs(t.site_lat[reach]))))
             dlon = np.maximum(0.0, np.maximum(lon.min() - t.site_lon[reach], t.site_lon[reach] - lon.max()))
             lower_bound = np.maximum(dlat, dlon * coslat) * _MILES_PER_DEGREE
-            sites = np.concatenate([sites, reach[lower_bound <= t.site_radius[reach]]])
+            sites = np.sort(np.concatenate([sites, reach[lower_bound <= t.site_radius[reach]]]))
         if sites.size:
             chosen.append((rows, sites))
     total = sum(rows.size * sites.size for rows, sites in chosen)
@@ -345,7 +360,7 @@ def required_language(t: Tables, p: Pairs) -> BoolArray:
            unplaced=UnplacedReason.ALL_IN_AREA_EXCLUDED)
 def exclusions(t: Tables, p: Pairs) -> BoolArray:
     """A provider that declined the member, or that the member refused, is not used again."""
-    return ~_member(t.excluded_keys, p.provider_keys(t))
+    return ~_provider_in(t, p, t.excluded_keys)
 
 
 # -- Soft terms (tier order) ---------------------------------------------------------------------
@@ -353,18 +368,20 @@ def exclusions(t: Tables, p: Pairs) -> BoolArray:
 
 def preference(t: Tables, p: Pairs) -> IntArray:
     """Tier 2 (7003 VI.E.5.a): rank of the provider in the member's list; UNRANKED if absent."""
-    keys = p.provider_keys(t)
-    out = np.where(t.ref_has_preferences[p.referral], UNRANKED, 0).astype(np.int64)
-    if t.preference_keys.size:
+    ranked = np.flatnonzero(t.ref_has_preferences[p.referral])  # only members who ranked someone
+    out = np.zeros(len(p), dtype=np.int64)
+    out[ranked] = UNRANKED
+    if t.preference_keys.size and ranked.size:
+        keys = p.referral[ranked] * t.n_providers + t.site_provider[p.site[ranked]]
         pos = np.minimum(np.searchsorted(t.preference_keys, keys), t.preference_keys.size - 1)
         found = t.preference_keys[pos] == keys
-        out[found] = np.minimum(t.preference_ranks[pos[found]], UNRANKED - 1)
+        out[ranked[found]] = np.minimum(t.preference_ranks[pos[found]], UNRANKED - 1)
     return out
 
 
 def continuity(t: Tables, p: Pairs) -> IntArray:
     """Tier 3 (7003 VI.G.3.c): 1 when a member with a current or previous provider gets another."""
-    return (t.ref_has_prior[p.referral] & ~_member(t.prior_keys, p.provider_keys(t))).astype(np.int64)
+    return (t.ref_has_prior[p.referral] & ~_provider_in(t, p, t.prior_keys)).astype(np.int64)
 
 
 def fit(t: Tables, p: Pairs) -> IntArray:

@@ -200,27 +200,40 @@ def solve(
     optimal = True
     bound_gap = 0  # sum over CP-SAT parts of (objective - bound)
     placed_gap = 0  # sum over CP-SAT parts of (placed bound - placed)
-    flow_arcs = usable[uniform[label]]
+    # (Memory: usable, label and their selections are one value per arc; each is dropped once used.)
+    on_flow = uniform[label]
+    flow_arcs = usable[on_flow]
+    paths = {"min-cost flow": bool(flow_arcs.size), "CP-SAT": False, "LP rounding": False}
     if flow_arcs.size:
-        flow_label = label[uniform[label]]
+        flow_label = label[on_flow]
         used = _solve_flows(p, res, flow_arcs, flow_label, low, workers)
         chosen[p.arc_referral[used]] = used
+        del flow_label, used
+    del flow_arcs
     mixed = np.flatnonzero(~uniform & has_arcs)
-    paths = {"min-cost flow": bool(flow_arcs.size), "CP-SAT": False, "LP rounding": False}
     if mixed.size:
-        mixed_arcs = usable[~uniform[label]]
-        mixed_label = label[~uniform[label]]
-        order = np.argsort(mixed_label, kind="stable")
-        mixed_arcs, mixed_label = mixed_arcs[order], mixed_label[order]
+        np.logical_not(on_flow, out=on_flow)
+        mixed_arcs = usable[on_flow]
+        mixed_label = label[on_flow]
+        del usable, label, on_flow
+        if not bool((mixed_label[1:] >= mixed_label[:-1]).all()):
+            order = np.argsort(mixed_label, kind="stable")
+            mixed_arcs, mixed_label = mixed_arcs[order], mixed_label[order]
+            del order
         bounds = np.searchsorted(mixed_label, np.append(mixed, mixed[-1] + 1))
+        del mixed_label
         sizes = np.diff(bounds)
         remaining_time, remaining_arcs = time_limit, int(sizes.sum())
         for i in np.argsort(sizes, kind="stable").tolist():
             part_arcs = mixed_arcs[bounds[i]:bounds[i + 1]]
             budget = remaining_time * part_arcs.size / max(remaining_arcs, 1)
             t0 = time.perf_counter()
-            args = (p.arc_referral[part_arcs], p.arc_site[part_arcs], p.arc_cost[part_arcs], p.arc_units[part_arcs],
-                    p.referral_penalty, res.site_left, p.site_contract, res.contract_left)
+            lo, hi = int(part_arcs[0]), int(part_arcs[-1]) + 1
+            # A run of consecutive arcs (a service's one big component) is taken as views, not copies.
+            take = slice(lo, hi) if hi - lo == part_arcs.size else part_arcs
+            args = (_read_only(p.arc_referral[take]), _read_only(p.arc_site[take]), _read_only(p.arc_cost[take]),
+                    _read_only(p.arc_units[take]), p.referral_penalty, res.site_left, p.site_contract,
+                    res.contract_left)
             seen = np.zeros(p.n_referrals, dtype=bool)
             seen[args[0]] = True
             if int(seen.sum()) > EXACT_REFERRALS and uniform_units(args[0], args[3]):
@@ -243,6 +256,13 @@ def solve(
         status=SolveStatus.OPTIMAL if optimal else SolveStatus.FEASIBLE,
         bound_gap=bound_gap, placed_gap=placed_gap, started=started, components=n_components, solver=solver or "none",
     )
+
+
+def _read_only(a: IntArray) -> IntArray:
+    """A read-only view: the solver paths must never write into the problem's columns."""
+    view = a.view()
+    view.flags.writeable = False
+    return view
 
 
 def _unit_range(label: IntArray, units: IntArray, n: int) -> tuple[IntArray, IntArray]:

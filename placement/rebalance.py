@@ -21,6 +21,7 @@ from typing import IO
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from csmatch.db import SQLITE_MMAP_BYTES
 from placement.models import RunTrigger
 from placement.services import RunOutcome, run_solver
 
@@ -71,6 +72,21 @@ def rebalance_lock(session: Session) -> Iterator[None]:
         handle.close()  # closing releases the lock; the kernel releases it if the process dies
 
 
+@contextmanager
+def _pages_read_not_mapped(session: Session) -> Iterator[None]:
+    """On SQLite, read the file page by page for this run instead of through the memory map the
+    dashboard uses: a statewide run reads most of the file once, and every mapped page it touched
+    would stay in the process's resident memory (hundreds of MB) for the whole solve."""
+    if session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    session.execute(sa.text("PRAGMA mmap_size=0"))
+    try:
+        yield
+    finally:
+        session.execute(sa.text(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}"))
+
+
 def rebalance(
     session: Session,
     *,
@@ -80,7 +96,7 @@ def rebalance(
     progress: Callable[[str], None] = lambda stage: None,
 ) -> RunOutcome:
     """Re-solve every open, not-yet-accepted referral with the stable re-solve (7003 VI.E.5)."""
-    with rebalance_lock(session):
+    with rebalance_lock(session), _pages_read_not_mapped(session):
         progress("solving")
         outcome = run_solver(session, on_date=on_date, actor=actor, trigger=RunTrigger.NIGHTLY, dry_run=dry_run)
         progress("written" if not dry_run else "diff ready")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -27,6 +27,7 @@ from matcher.data import ContractPool, MatchData, ReferralDemand, ServiceSite
 from matcher.reasons import UnplacedReason
 from placement.models import ACTIVE_ASSIGNMENT_STATUSES, Assignment, AssignmentStatus
 from providers.models import Provider, ProviderSite
+from referrals.eligibility import MemberFacts, ReferralFacts
 from referrals.models import (
     Member,
     MemberPriorProvider,
@@ -47,9 +48,65 @@ MATCHABLE_STATUSES = (
     ReferralStatus.UNPLACED,
 )
 
-# The eligibility gate hook: given the session, the referrals and the date, return the referrals
-# that fail a gate or limit with the reason. ``referrals.eligibility`` provides the real one.
-EligibilityCheck = Callable[[Session, list[Referral], dt.date], dict[str, tuple[UnplacedReason, str]]]
+# The eligibility gate hook: given the session, the (referral, member) rows and the date, return
+# the referrals that fail a gate or limit with the reason. ``referrals.eligibility`` provides the real one.
+EligibilityCheck = Callable[
+    [Session, Sequence[tuple[ReferralFacts, MemberFacts]], dt.date], dict[str, tuple[UnplacedReason, str]]
+]
+
+
+class OpenReferral(NamedTuple):
+    """The columns of an open referral a solve and its eligibility gates read (a plain row, no ORM)."""
+
+    id: str
+    member_id: int
+    service_key: str
+    status: ReferralStatus
+    received_date: dt.date
+    units_needed: int
+    discharge_date: dt.date | None
+    discharge_from: str | None
+    qualifying_condition: str | None
+    ihss_status: str | None
+    hours_per_day: float | None
+    housing_support_plan: bool
+    housing_nav_start: dt.date | None
+    documented_change: bool
+    transferring_from_plan: str | None
+
+
+class MemberRow(NamedTuple):
+    """The columns of a member a solve reads: place, languages, culture; the gates' dates and flags.
+
+    Demographics (race/ethnicity, sex) live in another table that is never read here; the date of
+    birth is read for the age gates only and never reaches the matcher (7003 VI.B.4).
+    """
+
+    id: int
+    cin: str
+    dob: dt.date
+    homeless: bool
+    county: str
+    latitude: float
+    longitude: float
+    spoken_languages: list[str]
+    required_language: str | None
+    cultural_preferences: list[str]
+    eligibility_start: dt.date
+    eligibility_end: dt.date | None
+
+    def is_eligible_on(self, on: dt.date) -> bool:
+        return self.eligibility_start <= on and (self.eligibility_end is None or on <= self.eligibility_end)
+
+
+_REFERRAL_COLUMNS = [getattr(Referral, name) for name in OpenReferral._fields]
+_MEMBER_COLUMNS = [getattr(Member, name) for name in MemberRow._fields]
+
+
+#: Rows fetched at a time from the big queries: a statewide snapshot streams a quarter of a million
+#: rows instead of holding the driver's copy of all of them next to ours (which, freed, leaves the
+#: heap fragmented for the solve that follows).
+STREAM_ROWS = 10_000
 
 
 def pool_key(contract_id: str, site_id: str) -> str:
@@ -143,8 +200,9 @@ def load_snapshot(
     full = {cid for cid, p in positions.items() if p.reported_full}
 
     # The referrals in the solve.
+    # Plain column rows, not ORM entities: a statewide solve reads a quarter of a million of them.
     ref_stmt = (
-        sa.select(Referral, Member)
+        sa.select(*_REFERRAL_COLUMNS, *_MEMBER_COLUMNS)
         .join(Member, Member.id == Referral.member_id)
         .where(Referral.status.in_(MATCHABLE_STATUSES))
     )
@@ -154,7 +212,11 @@ def load_snapshot(
         ref_stmt = ref_stmt.where(Member.county.in_(sorted(scope.counties)))
     if scope.referral_ids is not None:
         ref_stmt = ref_stmt.where(Referral.id.in_(sorted(scope.referral_ids)))
-    rows: list[tuple[Referral, Member]] = [(r, m) for r, m in session.execute(ref_stmt.order_by(Referral.id))]
+    split = len(_REFERRAL_COLUMNS)
+    rows: list[tuple[OpenReferral, MemberRow]] = [
+        (OpenReferral._make(row[:split]), MemberRow._make(row[split:]))
+        for row in session.execute(ref_stmt.order_by(Referral.id), execution_options={"yield_per": STREAM_ROWS})
+    ]
     in_scope = {r.id for r, _ in rows}
 
     # Units held by active assignments, split into those of referrals in the solve (movable: their
@@ -169,7 +231,8 @@ def load_snapshot(
     if scope.service:  # other services' assignments use other contracts: they cannot matter here
         active_stmt = active_stmt.where(Assignment.contract_id.in_(
             sa.select(Contract.id).where(Contract.service_key == scope.service)))
-    active = [HeldAssignment(*row) for row in session.execute(active_stmt)]
+    active = [HeldAssignment(*row)
+              for row in session.execute(active_stmt, execution_options={"yield_per": STREAM_ROWS})]
     locked: set[str] = set()
     for a in active:
         if a.referral_id in in_scope and a.status is not AssignmentStatus.ACCEPTED:
@@ -234,10 +297,11 @@ def load_snapshot(
     for mid, pid, skey in session.execute(prior_stmt):
         prior[(mid, skey)].add(pid)
 
-    ineligible = eligibility(session, [r for r, _ in rows], on_date) if eligibility else {}
+    ineligible = eligibility(session, rows, on_date) if eligibility else {}
     pool_ids = {s.site_id for s in service_sites}
     standards: dict[str, float | None] = {}
     demands: list[ReferralDemand] = []
+    waits: dict[dt.date, int] = {}
     for referral, member in rows:
         held = current.get(referral.id)
         current_site: str | None = pool_key(held.contract_id, held.site_id) if held is not None else None
@@ -248,10 +312,13 @@ def load_snapshot(
                 standards[member.county] = travel_standard(member.county).miles
             except ValueError:
                 standards[member.county] = None
-        try:
-            waited = max(0, calendar.business_days_between(referral.received_date, on_date))
-        except CalendarRangeError:
-            waited = max(0, (on_date - referral.received_date).days * 5 // 7)
+        waited = waits.get(referral.received_date, -1)
+        if waited < 0:  # a few hundred distinct dates among a quarter of a million referrals
+            try:
+                waited = max(0, calendar.business_days_between(referral.received_date, on_date))
+            except CalendarRangeError:
+                waited = max(0, (on_date - referral.received_date).days * 5 // 7)
+            waits[referral.received_date] = waited
         gate = ineligible.get(referral.id)
         demands.append(ReferralDemand(
             referral_id=referral.id, service=referral.service_key, units=referral.units_needed,

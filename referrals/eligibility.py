@@ -38,7 +38,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -62,6 +62,7 @@ __all__ = [
     "age_on",
     "check_eligibility",
     "check_eligibility_many",
+    "check_eligibility_rows",
     "continuity_of_care",
     "day_habilitation_housing",
     "ineligible_referrals",
@@ -156,6 +157,66 @@ class Continuity:
     prior_provider_ids: tuple[str, ...]
 
 
+class ServiceFacts(Protocol):
+    """What the gates read of a service: its name and the dates the plan offers it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def offered_from(self) -> dt.date: ...
+    @property
+    def offered_until(self) -> dt.date | None: ...
+
+
+class MemberFacts(Protocol):
+    """What the gates read of a member: an ORM ``Member`` or a snapshot's plain row.
+
+    Gates take these protocols, not the ORM classes, so a statewide solve can run them over plain
+    rows read with one column select (no ORM identity map for a quarter of a million members).
+    """
+
+    @property
+    def cin(self) -> str: ...
+    @property
+    def dob(self) -> dt.date: ...
+    @property
+    def homeless(self) -> bool: ...
+    def is_eligible_on(self, on: dt.date) -> bool: ...
+
+
+class ReferralFacts(Protocol):
+    """What the gates read of a referral (an ORM ``Referral`` or a snapshot's plain row)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def member_id(self) -> int: ...
+    @property
+    def service_key(self) -> str: ...
+    @property
+    def received_date(self) -> dt.date: ...
+    @property
+    def units_needed(self) -> int: ...
+    @property
+    def discharge_date(self) -> dt.date | None: ...
+    @property
+    def discharge_from(self) -> str | None: ...
+    @property
+    def qualifying_condition(self) -> str | None: ...
+    @property
+    def ihss_status(self) -> str | None: ...
+    @property
+    def hours_per_day(self) -> float | None: ...
+    @property
+    def housing_support_plan(self) -> bool: ...
+    @property
+    def housing_nav_start(self) -> dt.date | None: ...
+    @property
+    def documented_change(self) -> bool: ...
+    @property
+    def transferring_from_plan(self) -> str | None: ...
+
+
 def age_on(dob: dt.date, on: dt.date) -> int:
     """Return the age in whole years on ``on``; a birthday on that day counts (Feb 29 turns on Mar 1).
 
@@ -173,14 +234,14 @@ def _add_months(d: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(d.day, _calendar.monthrange(year, month)[1]))
 
 
-def _is_offered(service: Service, on: dt.date) -> bool:
+def _is_offered(service: ServiceFacts, on: dt.date) -> bool:
     return service.offered_from <= on and (service.offered_until is None or on <= service.offered_until)
 
 
 # --- gates ---------------------------------------------------------------------------------------
 
 
-def service_offered(referral: Referral, service: Service, on_date: dt.date) -> GateFailure | None:
+def service_offered(referral: ReferralFacts, service: ServiceFacts, on_date: dt.date) -> GateFailure | None:
     """The plan offers the service on that date (7003 VI.A, VI.F; catalogue dates are data).
 
     A member transferring from another plan with a prior authorization keeps a service the plan
@@ -197,7 +258,7 @@ def service_offered(referral: Referral, service: Service, on_date: dt.date) -> G
     )
 
 
-def medi_cal_eligible(member: Member, on_date: dt.date) -> GateFailure | None:
+def medi_cal_eligible(member: MemberFacts, on_date: dt.date) -> GateFailure | None:
     """The member has Partnership Medi-Cal eligibility on that date (7003 VI.D.1.e)."""
     if member.is_eligible_on(on_date):
         return None
@@ -207,7 +268,7 @@ def medi_cal_eligible(member: Member, on_date: dt.date) -> GateFailure | None:
     )
 
 
-def sobering_age(member: Member, on_date: dt.date) -> GateFailure | None:
+def sobering_age(member: MemberFacts, on_date: dt.date) -> GateFailure | None:
     """Sobering centers serve members 18 and older (7003 VI.F.9.g); the only place age is read."""
     if member.dob is None:
         return GateFailure(
@@ -223,7 +284,7 @@ def sobering_age(member: Member, on_date: dt.date) -> GateFailure | None:
     )
 
 
-def respite_annual_limit(referral: Referral, hours_used: int) -> GateFailure | None:
+def respite_annual_limit(referral: ReferralFacts, hours_used: int) -> GateFailure | None:
     """At most 336 respite hours per member per calendar year (7003 VI.F.7.f).
 
     ``hours_used``: hours of the member's other respite referrals that year; this referral's
@@ -239,7 +300,7 @@ def respite_annual_limit(referral: Referral, hours_used: int) -> GateFailure | N
     )
 
 
-def personal_care_hours(referral: Referral) -> GateFailure | None:
+def personal_care_hours(referral: ReferralFacts) -> GateFailure | None:
     """Personal care and homemaker: at most 4 hours a day and 20 hours a week (7003 VI.F.8.g).
 
     ``hours_per_day`` must be recorded; ``units_needed`` is hours a week.
@@ -264,7 +325,7 @@ def personal_care_hours(referral: Referral) -> GateFailure | None:
     return None
 
 
-def personal_care_ihss(referral: Referral) -> GateFailure | None:
+def personal_care_ihss(referral: ReferralFacts) -> GateFailure | None:
     """Personal care only above exhausted IHSS hours, during an IHSS wait, or to avoid a short
     nursing-facility stay for a member not eligible for IHSS (7003 VI.F.8.a-c, f)."""
     status = referral.ihss_status
@@ -283,7 +344,7 @@ def personal_care_ihss(referral: Referral) -> GateFailure | None:
     )
 
 
-def once_plus_documented(referral: Referral, prior_uses: int) -> GateFailure | None:
+def once_plus_documented(referral: ReferralFacts, prior_uses: int) -> GateFailure | None:
     """Housing deposits and tenancy sustaining: once in a lifetime, plus once more with documentation
     of what changed (7003 VI.F.2.a.1.a, VI.F.3.b)."""
     policy = "7003 VI.F.2.a.1.a" if referral.service_key == "HOUSING_DEPOSIT" else "7003 VI.F.3.b"
@@ -300,7 +361,7 @@ def once_plus_documented(referral: Referral, prior_uses: int) -> GateFailure | N
     )
 
 
-def deposit_after_navigation(referral: Referral, on_date: dt.date) -> GateFailure | None:
+def deposit_after_navigation(referral: ReferralFacts, on_date: dt.date) -> GateFailure | None:
     """Housing deposits need at least 30 days in Housing Transition Navigation and a housing support
     plan (7003 VI.F.2.a.2; "a minimum of 30 to 60 days" read as at least 30)."""
     policy = "7003 VI.F.2.a.2"
@@ -324,7 +385,7 @@ def deposit_after_navigation(referral: Referral, on_date: dt.date) -> GateFailur
     return None
 
 
-def meals_need(referral: Referral) -> GateFailure | None:
+def meals_need(referral: ReferralFacts) -> GateFailure | None:
     """Meals follow a discharge from hospital or nursing home, or meet a chronic condition
     (7003 VI.F.6.a-c)."""
     if referral.discharge_date is not None or referral.discharge_from or referral.qualifying_condition:
@@ -336,7 +397,7 @@ def meals_need(referral: Referral) -> GateFailure | None:
     )
 
 
-def post_hospitalization_exit(referral: Referral) -> GateFailure | None:
+def post_hospitalization_exit(referral: ReferralFacts) -> GateFailure | None:
     """Short-term post-hospitalization housing is for members exiting an institution (7003 VI.F.4.a)."""
     if referral.discharge_from in INSTITUTIONS:
         return None
@@ -352,7 +413,7 @@ def post_hospitalization_exit(referral: Referral) -> GateFailure | None:
     )
 
 
-def day_habilitation_housing(referral: Referral, member: Member) -> GateFailure | None:
+def day_habilitation_housing(referral: ReferralFacts, member: MemberFacts) -> GateFailure | None:
     """Day habilitation: homeless, housed within the last 24 months, or at risk of homelessness or
     institutionalization (7003 VI.F.10.d)."""
     if member.homeless or referral.qualifying_condition in DAY_HAB_HOUSING_SITUATIONS:
@@ -368,8 +429,9 @@ def day_habilitation_housing(referral: Referral, member: Member) -> GateFailure 
 # --- running the gates ---------------------------------------------------------------------------
 
 
-def _gates(referral: Referral, on_date: dt.date, usage: UsageFacts) -> list[GateFailure]:
-    member, service = referral.member, referral.service
+def _gates(
+    referral: ReferralFacts, member: MemberFacts, service: ServiceFacts, on_date: dt.date, usage: UsageFacts
+) -> list[GateFailure]:
     checks: list[GateFailure | None] = [service_offered(referral, service, on_date), medi_cal_eligible(member, on_date)]
     key = referral.service_key
     if key == "SOBERING":
@@ -422,7 +484,7 @@ def respite_hours_used(
 
 
 def prior_uses(
-    session: Session, referrals: Sequence[Referral]
+    session: Session, referrals: Sequence[ReferralFacts]
 ) -> dict[str, int]:
     """Return ``{referral_id: earlier uses of its service by the member}``.
 
@@ -472,19 +534,31 @@ def check_eligibility_many(
     A handful of queries whatever the number of referrals: members, services, and two aggregates
     (respite hours, earlier uses).
     """
-    # load members and services in two queries (lazy loads then hit the identity map)
+    members: dict[int, Member] = {}
     member_ids = list({r.member_id for r in referrals})
     for chunk in range(0, len(member_ids), 5000):
-        list(session.scalars(sa.select(Member).where(Member.id.in_(member_ids[chunk:chunk + 5000]))))
-    list(session.scalars(sa.select(Service).where(Service.key.in_({r.service_key for r in referrals}))))
+        members.update((m.id, m) for m in session.scalars(
+            sa.select(Member).where(Member.id.in_(member_ids[chunk:chunk + 5000]))))
+    return check_eligibility_rows(session, [(r, members[r.member_id]) for r in referrals], on_date)
+
+
+def check_eligibility_rows(
+    session: Session, rows: Sequence[tuple[ReferralFacts, MemberFacts]], on_date: dt.date
+) -> dict[str, list[GateFailure]]:
+    """:func:`check_eligibility_many` over (referral, member) facts already read, e.g. a snapshot's rows."""
+    referrals = [r for r, _ in rows]
+    services = {s.key: s for s in session.scalars(
+        sa.select(Service).where(Service.key.in_({r.service_key for r in referrals})))}
     respite = [r for r in referrals if r.service_key == "RESPITE"]
     hours = respite_hours_used(
         session, (r.member_id for r in respite), exclude_referral_ids=[r.id for r in respite]
     ) if respite else {}
     uses = prior_uses(session, referrals)
+    no_hours: dict[int, int] = {}
     return {
-        r.id: _gates(r, on_date, UsageFacts(respite_hours=hours.get(r.member_id, {}), prior_uses=uses.get(r.id, 0)))
-        for r in referrals
+        r.id: _gates(r, m, services[r.service_key], on_date,
+                     UsageFacts(respite_hours=hours.get(r.member_id, no_hours), prior_uses=uses.get(r.id, 0)))
+        for r, m in rows
     }
 
 
@@ -497,7 +571,7 @@ def check_eligibility(session: Session, referral: Referral, on_date: dt.date) ->
 
 
 def ineligible_referrals(
-    session: Session, referrals: list[Referral], on_date: dt.date
+    session: Session, rows: Sequence[tuple[ReferralFacts, MemberFacts]], on_date: dt.date
 ) -> dict[str, tuple[UnplacedReason, str]]:
     """The matcher's eligibility hook (``placement.snapshot.EligibilityCheck``): the referrals that fail
     a gate, each with the matcher's reason and the first failure's explanation and section.
@@ -507,7 +581,7 @@ def ineligible_referrals(
     from matcher.reasons import UnplacedReason
 
     result: dict[str, tuple[UnplacedReason, str]] = {}
-    for referral_id, failures in check_eligibility_many(session, referrals, on_date).items():
+    for referral_id, failures in check_eligibility_rows(session, rows, on_date).items():
         if not failures:
             continue
         first = failures[0]

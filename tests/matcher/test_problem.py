@@ -78,12 +78,20 @@ def _problem() -> Problem:
         (lambda p: {"referral_penalty": np.r_[-1, p.referral_penalty[1:]]}, "referral 'R0' has a negative unplaced"),
         (lambda p: {"site_contract": np.r_[7, p.site_contract[1:]]}, "site 'S0' names an unknown contract"),
         (lambda p: {"arc_cost": p.arc_cost[1:]}, "arc_cost has"),
+        (lambda p: {"arc_terms": p.arc_terms.astype(np.int64) + 40_000},
+         "arc_terms must lie in -32768..32767"),
     ],
 )
 def test_bad_problem_raises_problem_error_naming_the_record(change: object, message: str) -> None:
     p = _problem()
     with pytest.raises(ProblemError, match=re.escape(message)):
         replace(p, **change(p))  # type: ignore[operator]
+
+
+def test_arc_columns_are_stored_narrow() -> None:
+    """A statewide problem has tens of millions of arcs: terms as int16, miles as float32."""
+    p = build_problem(random_data(random.Random(5), unit=True, referrals=8))
+    assert p.arc_terms.dtype == np.int16 and p.arc_miles.dtype == np.float32
 
 
 def test_locked_referral_needs_an_arc_to_its_current_site() -> None:

@@ -298,7 +298,7 @@ def test_ineligible_referrals_gives_the_matcher_reason_and_explanation(db_sessio
     ok = make_referral(db_session, adult, service="SOBERING")
     young = make_referral(db_session, minor, service="SOBERING")
     capped = make_referral(db_session, adult, service="PERSONAL_CARE", hours_per_day=5.0, ihss_status="WAITING")
-    found = ineligible_referrals(db_session, [ok, young, capped], ON)
+    found = ineligible_referrals(db_session, [(r, r.member) for r in (ok, young, capped)], ON)
     assert set(found) == {young.id, capped.id}
     assert found[young.id][0] is UnplacedReason.INELIGIBLE and "(7003 VI.F.9.g)" in found[young.id][1]
     assert found[capped.id][0] is UnplacedReason.LIMIT_REACHED
