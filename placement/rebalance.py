@@ -29,6 +29,10 @@ from placement.services import RunOutcome, run_solver
 ADVISORY_LOCK_KEY = 0x63736D6174636872
 
 
+#: SQLite page cache for a rebalance, as PRAGMA cache_size takes it (negative: KiB).
+REBALANCE_CACHE_KIB = -256 * 1024
+
+
 class RebalanceRunning(RuntimeError):
     """Another rebalance holds the lock; this one writes nothing."""
 
@@ -80,10 +84,15 @@ def _pages_read_not_mapped(session: Session) -> Iterator[None]:
     if session.get_bind().dialect.name != "sqlite":
         yield
         return
+    cache = session.execute(sa.text("PRAGMA cache_size")).scalar_one()
     session.execute(sa.text("PRAGMA mmap_size=0"))
+    # ... with a page cache big enough for the write's index updates (KiB when negative; a cache
+    # grows only as pages are read, and the write comes after the solve has freed its memory).
+    session.execute(sa.text(f"PRAGMA cache_size={REBALANCE_CACHE_KIB}"))
     try:
         yield
     finally:
+        session.execute(sa.text(f"PRAGMA cache_size={int(cache)}"))
         session.execute(sa.text(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}"))
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -49,6 +49,8 @@ from placement.snapshot import (
 )
 from referrals.lifecycle import TRANSITIONS
 from referrals.models import Member, Referral, ReferralStatus, ReferralStatusChange
+
+T = TypeVar("T")
 
 
 class PlacementError(Exception):
@@ -280,10 +282,12 @@ def _write(
     unplaced = solution.unplaced_by_referral
     on_date = snapshot.on_date
 
-    superseded: list[dict[str, Any]] = []
+    superseded: list[int] = []
     new_rows: list[dict[str, Any]] = []
-    status_updates: list[dict[str, Any]] = []
-    history: list[dict[str, Any]] = []
+    moved_to: dict[ReferralStatus, list[str]] = defaultdict(list)  # new status -> referrals
+    # History rows grouped by (step number, from, to, reason): a statewide run writes half a million
+    # rows with a handful of distinct values besides the referral id.
+    history: dict[tuple[int, ReferralStatus, ReferralStatus, str], list[str]] = defaultdict(list)
     unplaced_rows: list[dict[str, Any]] = []
     withdrawn_sent: list[HeldAssignment] = []
     re_referred: list[tuple[str, str, str | None]] = []  # referral, new provider, provider it left
@@ -292,11 +296,10 @@ def _write(
         was = snapshot.referral_status[rid]
         if was is to:
             return
-        for step in status_path(was, to):
-            history.append({"referral_id": rid, "from_status": was, "to_status": step, "on_date": on_date,
-                            "at": now, "actor": actor, "reason": reason, "reason_code": None})
+        for number, step in enumerate(status_path(was, to)):
+            history[(number, was, step, reason)].append(rid)
             was = step
-        status_updates.append({"id": rid, "status": to, "updated_at": now})
+        moved_to[to].append(rid)
 
     demands = {d.referral_id: d for d in snapshot.data.referrals}
     waitlists = waitlist_contracts(session, on_date)
@@ -306,7 +309,7 @@ def _write(
         if change.kind == "KEPT":
             continue
         if current is not None:
-            superseded.append({"id": current.id, "status": AssignmentStatus.SUPERSEDED, "ended_at": now})
+            superseded.append(current.id)
             if current.status is AssignmentStatus.SENT:
                 withdrawn_sent.append(current)
         if rid in placed:
@@ -346,10 +349,16 @@ def _write(
         )
     # Core executemany on the tables (the ORM's bulk paths cost several times more per row, and an
     # ORM insert sorted by parameter order falls back to one statement per row on SQLite).
-    _update_by_id(session, _table(Assignment), superseded)
-    _update_by_id(session, _table(Referral), status_updates)
-    if history:
-        session.execute(sa.insert(_table(ReferralStatusChange)), history)
+    # One UPDATE per chunk of ids with the same new values, not one per row: a statewide run moves a
+    # quarter of a million referrals to a handful of statuses.
+    assignments, referrals = _table(Assignment), _table(Referral)
+    for ids in _chunks(superseded):
+        session.execute(sa.update(assignments).where(assignments.c.id.in_(ids))
+                        .values(status=AssignmentStatus.SUPERSEDED, ended_at=now))
+    for status, rids in moved_to.items():
+        for chunk in _chunks(rids):
+            session.execute(sa.update(referrals).where(referrals.c.id.in_(chunk)).values(status=status, updated_at=now))
+    _insert_history(session, history, on_date=on_date, at=now, actor=actor)
     if unplaced_rows:
         session.execute(sa.insert(_table(UnplacedReferral)), unplaced_rows)
     new_ids: dict[str, int] = {}
@@ -402,17 +411,26 @@ def _table(model: type[Base]) -> sa.Table:
     return cast(sa.Table, model.__table__)
 
 
-def _update_by_id(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """``UPDATE table SET ... WHERE id = ?`` for each row (all rows carry the same keys), in one executemany."""
-    if not rows:
-        return
-    keys = [k for k in rows[0] if k != "id"]
-    stmt = (sa.update(table).where(table.c.id == sa.bindparam("b_id"))
-            .values({k: sa.bindparam(f"b_{k}") for k in keys}))
-    session.execute(stmt, [{f"b_{k}": v for k, v in row.items()} for row in rows])
+def _insert_history(
+    session: Session, history: dict[tuple[int, ReferralStatus, ReferralStatus, str], list[str]], *,
+    on_date: dt.date, at: dt.datetime, actor: str,
+) -> None:
+    """Write the status-history rows as ``INSERT ... SELECT`` per group and chunk of referral ids.
+
+    First steps are written before second steps, so a referral's rows keep their order by id.
+    """
+    changes, referrals = _table(ReferralStatusChange), _table(Referral)
+    columns = ["referral_id", "from_status", "to_status", "on_date", "at", "actor", "reason", "reason_code"]
+    for (_, was, step, reason), rids in sorted(history.items(), key=lambda item: item[0][0]):
+        values = [sa.literal(v, type_=changes.c[name].type).label(name) for name, v in
+                  (("from_status", was), ("to_status", step), ("on_date", on_date), ("at", at), ("actor", actor),
+                   ("reason", reason))]
+        for chunk in _chunks(sorted(rids)):
+            rows = sa.select(referrals.c.id, *values, sa.null().label("reason_code")).where(referrals.c.id.in_(chunk))
+            session.execute(sa.insert(changes).from_select(columns, rows))
 
 
-def _chunks(items: list[str], size: int = 5000) -> list[list[str]]:
+def _chunks(items: list[T], size: int = 5000) -> list[list[T]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
