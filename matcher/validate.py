@@ -148,17 +148,30 @@ def validate(solution: Solution, problem: Problem, data: MatchData | None = None
             raise ValidationError(f"contract {p.contract_ids[c]!r} gets {contract_units[c]} units but has {left} open")
         contract_left[c] = left - contract_units[c]
     # Unplaced: the right reason, and none could still fit anywhere (the count is maximal).
+    unplaced_rows = []
     for u in solution.unplaced:
         r = p.referral_index[u.referral_id]
+        unplaced_rows.append(r)
         objective += int(p.referral_penalty[r])
         if p.referral_block[r] is not None and u.reason != p.referral_block[r]:
             raise ValidationError(f"referral {u.referral_id!r} is unplaced for {u.reason}, not {p.referral_block[r]}")
-        for a in p.arcs_of(r).tolist():
-            s, units = int(p.arc_site[a]), int(p.arc_units[a])
-            c = int(p.site_contract[s])
-            site_room = site_left[s] == NO_LIMIT or site_left[s] >= units
-            if site_room and (c < 0 or contract_left[c] >= units) and not p.site_reported_full[s]:
-                raise ValidationError(f"referral {u.referral_id!r} is unplaced but site {p.site_ids[s]!r} has room")
+    # Every arc of every unplaced referral at once (tens of thousands of members, millions of arcs).
+    order, start = p.arcs_by_referral
+    rows = np.array(unplaced_rows, dtype=np.int64)
+    counts = start[rows + 1] - start[rows]
+    arcs = order[np.repeat(start[rows], counts) + np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts,
+                                                                                           counts)]
+    site_room_left = np.array([site_left[s] for s in range(p.n_sites)], dtype=np.int64)
+    contract_room_left = np.array([contract_left[c] for c in range(len(p.contract_ids))], dtype=np.int64)
+    sites, units = p.arc_site[arcs], p.arc_units[arcs]
+    contracts = p.site_contract[sites]
+    room = (site_room_left[sites] == NO_LIMIT) | (site_room_left[sites] >= units)
+    room &= (contracts < 0) | (contract_room_left[np.maximum(contracts, 0)] >= units)
+    room &= ~p.site_reported_full[sites]
+    if room.any():
+        i = int(np.argmax(room))
+        raise ValidationError(f"referral {p.referral_ids[int(np.repeat(rows, counts)[i])]!r} is unplaced but site "
+                              f"{p.site_ids[int(sites[i])]!r} has room")
     if objective != solution.objective:
         raise ValidationError(f"objective is {solution.objective}, recomputed {objective}")
     if solution.placed != len(solution.assignments):
