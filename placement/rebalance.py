@@ -21,7 +21,6 @@ from typing import IO
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from csmatch.db import SQLITE_MMAP_BYTES
 from placement.models import RunTrigger
 from placement.services import RunOutcome, run_solver
 
@@ -85,6 +84,7 @@ def _pages_read_not_mapped(session: Session) -> Iterator[None]:
         yield
         return
     cache = session.execute(sa.text("PRAGMA cache_size")).scalar_one()
+    mapped = session.execute(sa.text("PRAGMA mmap_size")).scalar_one()
     session.execute(sa.text("PRAGMA mmap_size=0"))
     # ... with a page cache big enough for the write's index updates (KiB when negative; a cache
     # grows only as pages are read, and the write comes after the solve has freed its memory).
@@ -93,7 +93,7 @@ def _pages_read_not_mapped(session: Session) -> Iterator[None]:
         yield
     finally:
         session.execute(sa.text(f"PRAGMA cache_size={int(cache)}"))
-        session.execute(sa.text(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}"))
+        session.execute(sa.text(f"PRAGMA mmap_size={int(mapped)}"))
 
 
 def rebalance(
