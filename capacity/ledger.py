@@ -29,6 +29,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -145,8 +146,21 @@ def _today() -> dt.date:
     return dt.date.today()
 
 
+class ReportFacts(Protocol):
+    """What :func:`capacity_state` reads of a report: a :class:`CapacityReport`, or a plain row of these."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def kind(self) -> CapacityReportKind: ...
+    @property
+    def change_date(self) -> dt.date: ...
+    @property
+    def new_capacity(self) -> int | None: ...
+
+
 def capacity_state(
-    contracted_capacity: int, reports: Iterable[CapacityReport], as_of: dt.date | None = None
+    contracted_capacity: int, reports: Iterable[ReportFacts], as_of: dt.date | None = None
 ) -> CapacityState:
     """Fold a contract's reports (any order) into its :class:`CapacityState` on ``as_of``."""
     as_of = as_of or _today()

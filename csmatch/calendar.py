@@ -40,6 +40,7 @@ from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = [
     "DEFAULT_HOLIDAYS_FILE",
@@ -264,6 +265,27 @@ class HolidayCalendar:
             np.datetime64(start + one, "D"), np.datetime64(end + one, "D"), busdaycal=self._numpy_calendar
         )
         return int(count)
+
+    def business_days_between_days(self, start: npt.NDArray[np.datetime64],
+                                   end: npt.NDArray[np.datetime64]) -> npt.NDArray[np.int64]:
+        """:meth:`business_days_between` element-wise, for arrays of days (``datetime64[D]``).
+
+        Raises
+        ------
+        CalendarRangeError
+            If a year from some ``start`` to its ``end`` is not covered by the holiday data.
+        """
+        start, end = np.asarray(start, dtype="datetime64[D]"), np.asarray(end, dtype="datetime64[D]")
+        low, high = np.minimum(start, end), np.maximum(start, end)
+        first_year = low.astype("datetime64[Y]").astype(np.int64) + 1970
+        last_year = high.astype("datetime64[Y]").astype(np.int64) + 1970
+        for first, last in {(int(f), int(t)) for f, t in np.unique(np.stack([first_year, last_year]), axis=1).T}:
+            if any(year not in self.years for year in range(first, last + 1)):
+                spans = (first_year == first) & (last_year == last)
+                self._check_range(low[spans].min().astype(dt.date), high[spans].max().astype(dt.date))
+        one = np.timedelta64(1, "D")  # numpy counts [begin, end): shift both by a day to count (start, end]
+        counts = np.busday_count(start + one, end + one, busdaycal=self._numpy_calendar)
+        return np.asarray(counts, dtype=np.int64)
 
     def due_date(self, received: dt.date, n_business_days: int) -> dt.date:
         """Return the last day that meets an ``n``-business-day clock started on ``received``.

@@ -19,6 +19,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 DEFAULT_DATABASE_URL = "sqlite:///instance/csmatch.sqlite"
+CHANGES_AT_BEGIN = "csmatch.changes_at_begin"  # SQLite: the connection's total_changes() at BEGIN
+# Address space, not memory: pages are mapped on demand and shared with the OS page cache.
+SQLITE_MMAP_BYTES = 1 << 30
 
 # Alembic's naming guide: name every constraint before the first revision, so migrations can
 # refer to them on both SQLite and PostgreSQL.
@@ -90,11 +93,17 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Read the file through a memory map instead of a read() call per page: the dashboard's
+        # aggregates over 100,000 referrals spend a third of their time copying pages otherwise.
+        cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # what the connection had changed before this transaction: csmatch.dataversion gives no
+        # token to a transaction that has written
+        conn.info[CHANGES_AT_BEGIN] = conn.connection.dbapi_connection.total_changes
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

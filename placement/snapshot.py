@@ -10,6 +10,8 @@ reported full. Accepted referrals are never in a solve: their units are simply n
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -89,9 +91,9 @@ class MemberRow(NamedTuple):
     county: str
     latitude: float
     longitude: float
-    spoken_languages: list[str]
+    spoken_languages: tuple[str, ...]
     required_language: str | None
-    cultural_preferences: list[str]
+    cultural_preferences: tuple[str, ...]
     eligibility_start: dt.date
     eligibility_end: dt.date | None
 
@@ -99,8 +101,32 @@ class MemberRow(NamedTuple):
         return self.eligibility_start <= on and (self.eligibility_end is None or on <= self.eligibility_end)
 
 
+_LIST_COLUMNS = ("spoken_languages", "cultural_preferences")
 _REFERRAL_COLUMNS = [getattr(Referral, name) for name in OpenReferral._fields]
-_MEMBER_COLUMNS = [getattr(Member, name) for name in MemberRow._fields]
+# The JSON lists are read as text and decoded by :func:`_words`.
+_MEMBER_COLUMNS = [sa.type_coerce(getattr(Member, name), sa.String).label(name) if name in _LIST_COLUMNS
+                   else getattr(Member, name) for name in MemberRow._fields]
+_LIST_POSITIONS = [MemberRow._fields.index(name) for name in _LIST_COLUMNS]
+
+
+@functools.lru_cache(maxsize=4096)
+def _decoded_words(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text))
+
+
+def _words(value: object) -> tuple[str, ...]:
+    """A JSON list column read raw. The same few lists recur on a quarter of a million members, so
+    each distinct text is decoded once; PostgreSQL's driver hands over the list itself."""
+    if isinstance(value, str):
+        return _decoded_words(value)
+    return tuple(value) if isinstance(value, list | tuple) else ()
+
+
+def _member_row(values: Sequence[object]) -> MemberRow:
+    fields = list(values)
+    for i in _LIST_POSITIONS:
+        fields[i] = _words(fields[i])
+    return MemberRow._make(fields)
 
 
 #: Rows fetched at a time from the big queries: a statewide snapshot streams a quarter of a million
@@ -213,9 +239,11 @@ def load_snapshot(
     if scope.referral_ids is not None:
         ref_stmt = ref_stmt.where(Referral.id.in_(sorted(scope.referral_ids)))
     split = len(_REFERRAL_COLUMNS)
+    # Core, not the ORM's row machinery: these are plain columns.
     rows: list[tuple[OpenReferral, MemberRow]] = [
-        (OpenReferral._make(row[:split]), MemberRow._make(row[split:]))
-        for row in session.execute(ref_stmt.order_by(Referral.id), execution_options={"yield_per": STREAM_ROWS})
+        (OpenReferral._make(row[:split]), _member_row(row[split:]))
+        for row in session.connection().execute(ref_stmt.order_by(Referral.id).execution_options(
+            yield_per=STREAM_ROWS))
     ]
     in_scope = {r.id for r, _ in rows}
 
@@ -323,8 +351,8 @@ def load_snapshot(
         demands.append(ReferralDemand(
             referral_id=referral.id, service=referral.service_key, units=referral.units_needed,
             county=member.county, latitude=member.latitude, longitude=member.longitude,
-            required_language=member.required_language, languages=tuple(member.spoken_languages),
-            cultural_preferences=tuple(member.cultural_preferences),
+            required_language=member.required_language, languages=member.spoken_languages,
+            cultural_preferences=member.cultural_preferences,
             preferred_providers=tuple(dict.fromkeys(preferences.get(referral.id, ()))),
             excluded_providers=frozenset(exclusions.get(referral.id, ())),
             prior_providers=frozenset(prior.get((member.id, referral.service_key), ())),

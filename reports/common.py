@@ -23,6 +23,7 @@ from csmatch.calendar import HolidayCalendar
 __all__ = [
     "Period",
     "business_days",
+    "day_number",
     "day_of",
     "due_dates",
     "month_of",
@@ -107,6 +108,14 @@ def day_of(expr: Any, dialect: str) -> sa.ColumnElement[dt.date]:
     if dialect == "postgresql":
         return sa.cast(sa.func.timezone("UTC", expr), sa.Date)
     return sa.func.date(expr)
+
+
+def day_number(expr: Any, dialect: str) -> sa.ColumnElement[int]:
+    """SQL for a DATE as days since 1970-01-01: an integer both databases return as is (no date
+    objects to build per row), ``datetime64[D]`` once in numpy."""
+    if dialect == "postgresql":
+        return sa.type_coerce(expr - sa.literal_column("DATE '1970-01-01'"), sa.Integer)
+    return sa.cast(sa.func.julianday(expr) - 2440587.5, sa.Integer)  # julianday('1970-01-01')
 
 
 def read_frame(session: Session, stmt: sa.Executable, columns: list[str] | None = None) -> pd.DataFrame:

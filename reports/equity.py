@@ -39,16 +39,22 @@ was received.
 
 The four-fifths flag (:mod:`reports.fourfifths`) runs on every table for the placement rate and the
 two preference rates.
+
+Two queries read a period: each referral's groups and outcome, narrowed in SQL to numbers and
+strings (:func:`_outcomes_query`), and the answers by provider; every table is then counted from
+those columns with numpy (:class:`Outcomes`, :func:`equity_table`), with pandas' own arithmetic for
+the quantiles (linear interpolation) and the mean, so the figures are pandas' to the last bit.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
@@ -66,7 +72,7 @@ from referrals.models import (
     ReferralStatus,
     ReferralStatusChange,
 )
-from reports.common import Period, business_days, read_frame
+from reports.common import Period, day_number, day_of
 from reports.fourfifths import (
     DEFAULT_ALPHA,
     DEFAULT_MIN_GROUP_SIZE,
@@ -84,8 +90,9 @@ __all__ = [
     "RATE_MEASURES",
     "UNKNOWN",
     "EquityReport",
+    "Grouping",
+    "Outcomes",
     "age_band",
-    "assignment_outcomes",
     "equity_report",
     "equity_table",
     "referral_outcomes",
@@ -113,6 +120,8 @@ MEASURE_COLUMNS = (
     "preference_any", "preference_rank1_rate", "preference_any_rate", "distance_n", "distance_median_miles",
     "distance_p90_miles", "distance_mean_miles", "assignments_sent", "assignments_declined", "decline_rate",
 )
+_COUNTS = ("referrals", "placed", "unplaced", "pending", "decided", "days_n", "preference_stated", "preference_rank1",
+           "preference_any", "distance_n", "assignments_sent", "assignments_declined")
 FLAG_COLUMNS = ("period", "dimension", "stratum_by", "stratum", "measure", "group", "n", "successes", "rate",
                 "best_group", "best_n", "best_successes", "best_rate", "ratio", "test", "p_value", "flagged", "note")
 
@@ -136,8 +145,14 @@ def _in_period(period: Period) -> sa.Select[str]:
     return sa.select(Referral.id).where(Referral.received_date.between(period.start, period.end))
 
 
-def _outcomes_query(period: Period) -> sa.Select[*tuple[Any, ...]]:
-    """One statement: each referral received in the period with its member, groups and placement."""
+def _sent() -> sa.ColumnElement[bool]:
+    return sa.or_(Assignment.sent_on.is_not(None), Assignment.status.in_(_SENT))
+
+
+def _outcomes_query(period: Period, dialect: str, *, detail: bool = False) -> sa.Select[*tuple[Any, ...]]:
+    """One statement: each referral received in the period with its groups and outcome, narrowed
+    in SQL to plain numbers and strings (days since 1970 for dates, a preference code, distance
+    inputs only where a distance is measured)."""
     ids = _in_period(period)
     h = ReferralStatusChange
     first_placed = (
@@ -147,12 +162,15 @@ def _outcomes_query(period: Period) -> sa.Select[*tuple[Any, ...]]:
         .subquery("first_placed")
     )
     # the placement: the latest current assignment, else the latest one (plain aggregates: a window
-    # function here makes SQLite rescan the subquery once per referral)
+    # function here makes SQLite rescan the subquery once per referral); and the referral's
+    # assignments sent and declined
     current_id = sa.case((Assignment.status.in_(_CURRENT), Assignment.id))
     assignments = (
         sa.select(
             Assignment.referral_id, sa.func.min(Assignment.created_at).label("first_created"),
             sa.func.coalesce(sa.func.max(current_id), sa.func.max(Assignment.id)).label("placement_id"),
+            sa.func.sum(sa.case((_sent(), 1), else_=0)).label("sent"),
+            sa.func.sum(sa.case((Assignment.status == AssignmentStatus.DECLINED, 1), else_=0)).label("declined"),
         )
         .where(Assignment.referral_id.in_(ids))
         .group_by(Assignment.referral_id)
@@ -166,25 +184,46 @@ def _outcomes_query(period: Period) -> sa.Select[*tuple[Any, ...]]:
         .subquery("ever_unplaced")
     )
     stated = (
-        sa.select(ReferralPreference.referral_id, sa.func.count().label("preferences"))
+        sa.select(ReferralPreference.referral_id)
         .where(ReferralPreference.referral_id.in_(ids))
         .group_by(ReferralPreference.referral_id)
         .subquery("stated")
     )
     honoured = aliased(ReferralPreference, name="honoured")
+    placed = assignments.c.first_created.is_not(None)
+    # the first day PROPOSED, SENT or ACCEPTED, else the (UTC) day the first assignment was created
+    placed_day = sa.case((placed, sa.func.coalesce(day_number(first_placed.c.placed_on, dialect),
+                                                   day_number(day_of(assignments.c.first_created, dialect),
+                                                              dialect))))
+    preference = sa.case(
+        (sa.or_(~placed, stated.c.referral_id.is_(None)), _NOT_STATED),
+        (honoured.rank == 1, _RANK1),
+        (honoured.rank.is_not(None), _RANKED),
+        else_=_NOT_HONOURED,
+    )
+    measured = sa.and_(placed, Service.site_based, ProviderSite.latitude.is_not(None))
+    columns: list[Any] = [
+        Member.county, Referral.service_key, placement.provider_id, MemberDemographics.race_ethnicity,
+        MemberDemographics.sex,
+        # the language the member needs, else the first one spoken (JSON read in SQL, not per row)
+        sa.func.coalesce(Member.required_language, Member.spoken_languages[0].as_string()).label("language"),
+        day_number(Referral.received_date, dialect).label("received_day"),
+        day_number(Member.dob, dialect).label("dob_day"),
+        placed_day.label("placed_day"),
+        unplaced.c.referral_id.is_not(None).label("ever_unplaced"),
+        preference.label("preference"),
+        sa.case((measured, Member.latitude)).label("member_lat"),
+        sa.case((measured, Member.longitude)).label("member_lon"),
+        sa.case((measured, ProviderSite.latitude)).label("site_lat"),
+        sa.case((measured, ProviderSite.longitude)).label("site_lon"),
+        sa.func.coalesce(assignments.c.sent, 0).label("sent"),
+        sa.func.coalesce(assignments.c.declined, 0).label("declined"),
+    ]
+    if detail:
+        columns += [Referral.id.label("referral_id"), Member.id.label("member_id"), Referral.source, Service.site_based]
     return (
-        sa.select(
-            Referral.id.label("referral_id"), Referral.received_date, Referral.service_key, Referral.source,
-            Service.site_based, Member.id.label("member_id"), Member.county, Member.dob,
-            # the language the member needs, else the first one spoken (JSON read in SQL, not per row)
-            sa.func.coalesce(Member.required_language, Member.spoken_languages[0].as_string()).label("language"),
-            Member.latitude.label("member_lat"), Member.longitude.label("member_lon"),
-            MemberDemographics.race_ethnicity, MemberDemographics.sex,
-            first_placed.c.placed_on, assignments.c.first_created, placement.provider_id,
-            ProviderSite.latitude.label("site_lat"), ProviderSite.longitude.label("site_lon"),
-            stated.c.preferences, honoured.rank.label("placed_rank"),
-            unplaced.c.referral_id.is_not(None).label("ever_unplaced"),
-        )
+        sa.select(*columns)
+        .select_from(Referral)
         .join(Member, Member.id == Referral.member_id)
         .join(Service, Service.key == Referral.service_key)
         .outerjoin(MemberDemographics, MemberDemographics.member_id == Member.id)
@@ -200,23 +239,153 @@ def _outcomes_query(period: Period) -> sa.Select[*tuple[Any, ...]]:
     )
 
 
-def _label(values: pd.Series, unknown: Sequence[object] = ()) -> pd.Series:
-    """Strings with missing, blank and the given codes as ``Unknown``."""
-    text = values.astype("string").str.strip()
-    return text.mask(text.isna() | (text == "") | text.isin([str(u) for u in unknown]), UNKNOWN).astype(object)
+# preference codes of :func:`_outcomes_query`
+_NOT_STATED, _NOT_HONOURED, _RANKED, _RANK1 = 0, 1, 2, 3
 
 
-def _ages(dob: pd.Series, on: pd.Series) -> pd.Series:
-    born, day = pd.to_datetime(dob), pd.to_datetime(on)
-    before_birthday = (day.dt.month < born.dt.month) | ((day.dt.month == born.dt.month) & (day.dt.day < born.dt.day))
-    return (day.dt.year - born.dt.year - before_birthday.astype(int)).astype("Int64")
+def _label(value: object, unknown: Sequence[str] = ()) -> str:
+    """A group label: the stripped text, ``Unknown`` for missing, blank and the given codes."""
+    text = "" if value is None else str(value).strip()
+    return UNKNOWN if text == "" or text in unknown else text
+
+
+def _grouping(values: npt.NDArray[np.object_], label: Callable[[object], str]) -> Grouping:
+    """Each value's group as an index into the sorted distinct labels (labels computed once per distinct value)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    names = [label(u) for u in uniques] + [label(None)]  # the last one for the missing values (code -1)
+    labels = sorted(set(names))
+    index = {name: i for i, name in enumerate(labels)}
+    position = np.array([index[n] for n in names], dtype=np.int64)
+    return Grouping(position[codes], labels)
+
+
+def _ages(dob: npt.NDArray[np.datetime64], on: npt.NDArray[np.datetime64]) -> npt.NDArray[np.float64]:
+    """Age in whole years on each day (NaN where either is missing), by the birthday rule."""
+    def parts(days: npt.NDArray[np.datetime64]) -> tuple[npt.NDArray[np.int64], ...]:
+        years, months = days.astype("datetime64[Y]"), days.astype("datetime64[M]")
+        return (years.astype(np.int64), (months - years).astype(np.int64), (days - months).astype(np.int64))
+
+    (by, bm, bd), (y, m, d) = parts(dob), parts(on)
+    before_birthday = (m < bm) | ((m == bm) & (d < bd))
+    ages = (y - by - before_birthday).astype(np.float64)
+    ages[np.isnat(dob) | np.isnat(on)] = np.nan
+    return ages
 
 
 def _age_bands(ages: pd.Series) -> pd.Series:
     """:func:`age_band` for a whole column at once."""
-    edges = [low for _, low in AGE_BANDS] + [np.inf]
-    bands = pd.cut(ages.astype("float64"), bins=edges, right=False, labels=[name for name, _ in AGE_BANDS])
-    return bands.astype(object).where(bands.notna(), UNKNOWN)
+    values: npt.NDArray[np.float64] = pd.to_numeric(ages, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return pd.Series(list(_band_labels(values)), index=ages.index)
+
+
+def _band_labels(ages: npt.NDArray[np.float64]) -> npt.NDArray[np.object_]:
+    lows = np.array([low for _, low in AGE_BANDS], dtype=np.float64)
+    names = np.array([name for name, _ in AGE_BANDS] + [UNKNOWN], dtype=object)
+    index = np.searchsorted(lows, ages, side="right") - 1  # -1 below the first band; NaN sorts past the end
+    index[(index < 0) | np.isnan(ages)] = len(AGE_BANDS)
+    return names[index]
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """One dimension: each referral's group, as an index into ``labels`` (sorted)."""
+
+    codes: npt.NDArray[np.int64]
+    labels: list[str]
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """The referrals received in a period, column by column (one entry per referral): what every
+    table of the report is counted from.
+
+    ``days`` and ``distance`` are NaN where there is no value; ``sent`` and ``declined`` count the
+    referral's assignments; ``provider_answers`` has, per provider that was sent any of these
+    referrals, (assignments sent, declined): declines by provider go by the provider that declined.
+    """
+
+    groups: dict[str, Grouping]
+    placed: npt.NDArray[np.bool_]
+    unplaced: npt.NDArray[np.bool_]
+    days: npt.NDArray[np.float64]
+    preference_stated: npt.NDArray[np.bool_]
+    preference_rank1: npt.NDArray[np.bool_]
+    preference_any: npt.NDArray[np.bool_]
+    distance: npt.NDArray[np.float64]
+    sent: npt.NDArray[np.int64]
+    declined: npt.NDArray[np.int64]
+    provider_answers: dict[str, tuple[int, int]]
+
+    @property
+    def pending(self) -> npt.NDArray[np.bool_]:
+        return ~self.placed & ~self.unplaced
+
+
+def _read_outcomes(session: Session, period: Period, calendar: HolidayCalendar, *,
+                   detail: bool = False) -> tuple[Outcomes, dict[str, Any]]:
+    """Run :func:`_outcomes_query` (and the answers by provider) and build the :class:`Outcomes`;
+    with ``detail``, also the per-referral columns only :func:`referral_outcomes` shows."""
+    dialect = session.get_bind().dialect.name
+    session.flush()
+    connection = session.connection()
+    result = connection.execute(_outcomes_query(period, dialect, detail=detail))
+    # plain tuples from the driver: every column is a number, a string or NULL (dates come as day
+    # numbers), so SQLAlchemy has nothing to convert, and building 50,000 rows of it costs a fifth
+    rows = result.cursor.fetchall()
+    result.close()
+    width = 21 if detail else 17
+    table = np.array(rows, dtype=object) if rows else np.empty((0, width), dtype=object)
+    columns: list[npt.NDArray[np.object_]] = [table[:, i] for i in range(width)]
+    (county, service, provider, race, sex, language, received_day, dob_day, placed_day, ever_unplaced, preference,
+     member_lat, member_lon, site_lat, site_lon, sent, declined) = columns[:17]
+
+    def numbers(values: npt.NDArray[np.object_]) -> npt.NDArray[np.float64]:
+        return values.astype(np.float64)  # None -> NaN
+
+    def days(values: npt.NDArray[np.object_]) -> npt.NDArray[np.datetime64]:
+        found = numbers(values)
+        result = np.full(found.shape, np.datetime64("NaT"), dtype="datetime64[D]")
+        ok = ~np.isnan(found)
+        result[ok] = found[ok].astype(np.int64).astype("datetime64[D]")
+        return result
+
+    received, placed_on = days(received_day), days(placed_day)
+    placed = ~np.isnat(placed_on)
+    business = np.full(len(rows), np.nan)
+    business[placed] = calendar.business_days_between_days(received[placed], placed_on[placed])
+    pref = preference.astype(np.int64)
+    distance = np.full(len(rows), np.nan)
+    lat = numbers(site_lat)
+    measured = ~np.isnan(lat)
+    distance[measured] = haversine_miles(numbers(member_lat)[measured], numbers(member_lon)[measured], lat[measured],
+                                         numbers(site_lon)[measured])
+    bands = _band_labels(_ages(days(dob_day), received))
+    groups = {
+        "county": _grouping(county, str),
+        "service": _grouping(service, str),
+        "provider": _grouping(provider, lambda v: NO_PROVIDER if v is None else str(v)),
+        "race_ethnicity": _grouping(race, _label),
+        "language": _grouping(language, _label),
+        "sex": _grouping(sex, lambda v: _label(v, ("U",))),
+        "age_band": _grouping(bands, str),
+    }
+    answers = sa.select(
+        Assignment.provider_id, sa.func.sum(sa.case((_sent(), 1), else_=0)),
+        sa.func.sum(sa.case((Assignment.status == AssignmentStatus.DECLINED, 1), else_=0)),
+    ).where(Assignment.referral_id.in_(_in_period(period))).group_by(Assignment.provider_id)
+    outcomes = Outcomes(
+        groups=groups, placed=placed, unplaced=~placed & ever_unplaced.astype(bool), days=business,
+        preference_stated=pref != _NOT_STATED, preference_rank1=pref == _RANK1,
+        preference_any=(pref == _RANK1) | (pref == _RANKED), distance=distance,
+        sent=sent.astype(np.int64), declined=declined.astype(np.int64),
+        provider_answers={str(p): (int(s), int(d)) for p, s, d in connection.execute(answers)},
+    )
+    extra: dict[str, Any] = {}
+    if detail:
+        referral_id, member_id, source, site_based = columns[17:]
+        extra = {"referral_id": list(referral_id), "member_id": list(member_id), "source": [str(s) for s in source],
+                 "site_based": site_based.astype(bool), "received": received, "placed_on": placed_on}
+    return outcomes, extra
 
 
 def referral_outcomes(session: Session, period: Period, *, calendar: HolidayCalendar | None = None) -> pd.DataFrame:
@@ -225,108 +394,132 @@ def referral_outcomes(session: Session, period: Period, *, calendar: HolidayCale
     Columns: referral_id, member_id, received_date, month, county, service, source, provider,
     race_ethnicity, sex, language, age_band, outcome (placed/unplaced/pending), placed_on,
     days_to_placement, preference_stated, preference_rank1, preference_any, site_based,
-    distance_miles.
+    distance_miles (NaN unless a site-based placement with a site).
 
     :raise csmatch.calendar.CalendarRangeError: if a receipt or placement falls in a year without
         holiday data.
     """
-    calendar = calendar or default_calendar()
-    raw = read_frame(session, _outcomes_query(period))
+    o, extra = _read_outcomes(session, period, calendar or default_calendar(), detail=True)
+
+    def labels(name: str) -> npt.NDArray[np.object_]:
+        return np.array(o.groups[name].labels, dtype=object)[o.groups[name].codes]
+
+    def dates(days: npt.NDArray[np.datetime64]) -> list[dt.date | None]:
+        return [None if np.isnat(d) else d.astype(dt.date) for d in days]
+
+    received = extra["received"]
     out = pd.DataFrame({
-        "referral_id": raw["referral_id"].astype(object),
-        "member_id": raw["member_id"],
-        "received_date": raw["received_date"],
-        "month": pd.to_datetime(raw["received_date"]).dt.strftime("%Y-%m"),
-        "county": raw["county"].astype(object),
-        "service": raw["service_key"].astype(object),
-        "source": raw["source"].map(str).astype(object),
+        "referral_id": pd.Series(extra["referral_id"], dtype=object),
+        "member_id": extra["member_id"],
+        "received_date": pd.Series(dates(received), dtype=object),
+        "month": pd.Series(np.datetime_as_string(received.astype("datetime64[M]")), dtype=object),
+        **{name: labels(name) for name in ("county", "service")},
+        "source": pd.Series(extra["source"], dtype=object),
+        **{name: labels(name) for name in ("provider", "race_ethnicity", "sex", "language", "age_band")},
+        "outcome": np.where(o.placed, "placed", np.where(o.unplaced, "unplaced", "pending")),
+        "placed_on": pd.Series(dates(extra["placed_on"]), dtype=object),
+        "days_to_placement": pd.array(o.days, dtype="Float64"),
+        "preference_stated": o.preference_stated,
+        "preference_rank1": o.preference_rank1,
+        "preference_any": o.preference_any,
+        "site_based": extra["site_based"],
+        "distance_miles": o.distance,
     })
-    placed = raw["first_created"].notna()
-    out["provider"] = raw["provider_id"].where(raw["provider_id"].notna(), NO_PROVIDER).astype(object)
-    out["race_ethnicity"] = _label(raw["race_ethnicity"])
-    out["sex"] = _label(raw["sex"], unknown=("U",))
-    out["language"] = _label(raw["language"])
-    out["age_band"] = _age_bands(_ages(raw["dob"], raw["received_date"]))
-    out["outcome"] = np.where(placed, "placed", np.where(raw["ever_unplaced"].astype(bool), "unplaced", "pending"))
-    created_day = raw["first_created"].map(lambda t: t.date() if isinstance(t, dt.datetime) else None)
-    out["placed_on"] = raw["placed_on"].where(raw["placed_on"].notna(), created_day).where(placed, None)
-    out["days_to_placement"] = business_days(out, "received_date", "placed_on", calendar)
-    stated = placed & raw["preferences"].fillna(0).astype(int).gt(0)
-    out["preference_stated"] = stated
-    out["preference_rank1"] = stated & raw["placed_rank"].eq(1).fillna(False).astype(bool)
-    out["preference_any"] = stated & raw["placed_rank"].notna()
-    out["site_based"] = raw["site_based"].astype(bool)
-    measured = placed & out["site_based"] & raw["site_lat"].notna()
-    miles = haversine_miles(raw["member_lat"].astype(float), raw["member_lon"].astype(float),
-                            raw["site_lat"].astype(float), raw["site_lon"].astype(float))
-    out["distance_miles"] = pd.Series(miles, index=raw.index, dtype="float64").where(measured)
-    # categories make the many GROUP BYs of the report cheap (strings are factorized once, here)
     return out.astype({c: "category" for c in ("month", *DIMENSIONS)})
 
 
-def assignment_outcomes(session: Session, period: Period) -> pd.DataFrame:
-    """Return, per referral received in ``period`` and provider, the assignments sent and declined.
+def _quantiles(groups: npt.NDArray[np.int64], values: npt.NDArray[np.float64], size: int,
+               qs: Sequence[float]) -> tuple[npt.NDArray[np.int64], list[npt.NDArray[np.float64]]]:
+    """Per group, the count of non-NaN values and their quantiles ``qs``: pandas' groupby quantile
+    (linear interpolation) for all groups at once, with the same arithmetic, so the same figures."""
+    ok = ~np.isnan(values)
+    g, v = groups[ok], values[ok]
+    order = np.lexsort((v, g))
+    g, v = g[order], v[order]
+    n = np.bincount(g, minlength=size)
+    first = np.concatenate(([0], np.cumsum(n)[:-1])).astype(np.int64)
+    found = n > 0
+    results = []
+    for q in qs:
+        position = q * (n - 1).astype(np.float64)  # as pandas: q * (n - 1), truncated, and its fraction
+        low = position.astype(np.int64)
+        fraction = position % 1
+        out = np.full(size, np.nan)
+        at = first[found] + low[found]
+        value = v[at]
+        following = v[np.minimum(at + 1, first[found] + n[found] - 1)]
+        out[found] = np.where(fraction[found] == 0.0, value, value + (following - value) * fraction[found])
+        results.append(out)
+    return n, results
 
-    Columns: referral_id, provider, sent, declined (one GROUP BY in SQL).
-    """
-    sent = sa.or_(Assignment.sent_on.is_not(None), Assignment.status.in_(_SENT))
-    stmt = (
-        sa.select(
-            Assignment.referral_id, Assignment.provider_id,
-            sa.func.sum(sa.case((sent, 1), else_=0)),
-            sa.func.sum(sa.case((Assignment.status == AssignmentStatus.DECLINED, 1), else_=0)),
-        )
-        .where(Assignment.referral_id.in_(_in_period(period)))
-        .group_by(Assignment.referral_id, Assignment.provider_id)
-    )
-    frame = read_frame(session, stmt, ["referral_id", "provider", "sent", "declined"])
-    return frame.astype({"provider": "category", "sent": "int64", "declined": "int64"})
+
+def _ratio(num: npt.NDArray[np.int64], den: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
 
-def equity_table(referrals: pd.DataFrame, assignments: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
-    """Return the measures of the module docstring per group of ``by`` (columns of :func:`referral_outcomes`).
+def equity_table(outcomes: Outcomes, by: Sequence[str]) -> pd.DataFrame:
+    """Return the measures of the module docstring per group of ``by`` (dimensions of ``outcomes``),
+    one row per group that has a referral (by provider, also per provider that was sent one),
+    sorted by the group labels.
 
-    ``assignments`` is :func:`assignment_outcomes` (its ``provider`` is the provider that was sent
-    the referral); group columns it lacks are taken from ``referrals``.
+    Declines by provider go by the provider that declined; by any other dimension, by the
+    referral's group.
     """
     by = list(by)
-    r = referrals.assign(
-        placed=referrals["outcome"].eq("placed"), unplaced=referrals["outcome"].eq("unplaced"),
-        pending=referrals["outcome"].eq("pending"),
-        days=referrals["days_to_placement"].astype("float64"),
-    )
-    grouped = r.groupby(by, sort=True, observed=True)
-    table = grouped[["placed", "unplaced", "pending", "preference_stated", "preference_rank1",
-                     "preference_any"]].sum()
-    table["referrals"] = grouped.size()
-    table["days_n"] = grouped["days"].count()
-    table["days_median"] = grouped["days"].quantile(0.5)
-    table["days_p90"] = grouped["days"].quantile(0.9)
-    table["distance_n"] = grouped["distance_miles"].count()
-    table["distance_median_miles"] = grouped["distance_miles"].quantile(0.5)
-    table["distance_p90_miles"] = grouped["distance_miles"].quantile(0.9)
-    table["distance_mean_miles"] = grouped["distance_miles"].mean()
-    table["decided"] = table["placed"] + table["unplaced"]
-    missing = [c for c in by if c not in assignments.columns]
-    sent = assignments.merge(r[["referral_id", *missing]], on="referral_id") if missing else assignments
-    declines = sent.groupby(by, sort=True, observed=True)[["sent", "declined"]].sum()
-    table = table.join(declines.rename(columns={"sent": "assignments_sent", "declined": "assignments_declined"}),
-                       how="outer")
-    counts = ["referrals", "placed", "unplaced", "pending", "decided", "days_n", "preference_stated",
-              "preference_rank1", "preference_any", "distance_n", "assignments_sent", "assignments_declined"]
-    table[counts] = table[counts].fillna(0).astype("int64")
-    table["placement_rate"] = _ratio(table["placed"], table["decided"])
-    table["preference_rank1_rate"] = _ratio(table["preference_rank1"], table["preference_stated"])
-    table["preference_any_rate"] = _ratio(table["preference_any"], table["preference_stated"])
-    table["decline_rate"] = _ratio(table["assignments_declined"], table["assignments_sent"])
+    o = outcomes
+    code = np.zeros(len(o.placed), dtype=np.int64)
+    for name in by:
+        grouping = o.groups[name]
+        code = code * len(grouping.labels) + grouping.codes
+    keys, inverse = np.unique(code, return_inverse=True)
+    g = inverse.reshape(-1).astype(np.int64)
+    size = len(keys)
+
+    def total(values: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
+        return np.bincount(g, weights=values, minlength=size).round().astype(np.int64)
+
+    labels: dict[str, npt.NDArray[np.object_]] = {}
+    rest = keys
+    for name in reversed(by):
+        names = np.array(o.groups[name].labels, dtype=object)
+        labels[name] = names[rest % len(names)]
+        rest = rest // len(names)
+    days_n, (days_median, days_p90) = _quantiles(g, o.days, size, (0.5, 0.9))
+    distance_n, (distance_median, distance_p90) = _quantiles(g, o.distance, size, (0.5, 0.9))
+    measured = ~np.isnan(o.distance)
+    # pandas' mean (compensated summation), over the measured values only
+    distance_mean = (pd.Series(o.distance[measured]).groupby(g[measured]).mean()
+                     .reindex(range(size)).to_numpy(dtype=np.float64))
+    table = pd.DataFrame({
+        **{name: labels[name] for name in by},
+        "referrals": np.bincount(g, minlength=size).astype(np.int64),
+        "placed": total(o.placed), "unplaced": total(o.unplaced), "pending": total(o.pending),
+        "days_n": days_n.astype(np.int64), "days_median": days_median, "days_p90": days_p90,
+        "preference_stated": total(o.preference_stated), "preference_rank1": total(o.preference_rank1),
+        "preference_any": total(o.preference_any),
+        "distance_n": distance_n.astype(np.int64), "distance_median_miles": distance_median,
+        "distance_p90_miles": distance_p90, "distance_mean_miles": distance_mean,
+        "assignments_sent": total(o.sent), "assignments_declined": total(o.declined),
+    })
     if "provider" in by:
-        # an unplaced referral has no provider: a placement rate by provider means nothing
-        table["placement_rate"] = np.nan
-    return table.reset_index()
-
-
-def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
-    return (num / den.where(den > 0)).astype("float64")
+        # an unplaced referral has no provider: no placement rate; declines by the provider asked
+        if by != ["provider"]:
+            raise ValueError("provider is a dimension of its own, not a stratum")
+        table = table.set_index("provider").reindex(sorted(set(table["provider"]) | set(o.provider_answers)))
+        counts = [c for c in table.columns if c in _COUNTS]
+        table[counts] = table[counts].fillna(0).astype(np.int64)
+        answers = [o.provider_answers.get(p, (0, 0)) for p in table.index]
+        table["assignments_sent"] = np.array([a[0] for a in answers], dtype=np.int64)
+        table["assignments_declined"] = np.array([a[1] for a in answers], dtype=np.int64)
+        table = table.rename_axis("provider").reset_index()
+    table["decided"] = table["placed"] + table["unplaced"]
+    table["placement_rate"] = np.nan if "provider" in by else _ratio(table["placed"].to_numpy(),
+                                                                      table["decided"].to_numpy())
+    table["preference_rank1_rate"] = _ratio(table["preference_rank1"].to_numpy(), table["preference_stated"].to_numpy())
+    table["preference_any_rate"] = _ratio(table["preference_any"].to_numpy(), table["preference_stated"].to_numpy())
+    table["decline_rate"] = _ratio(table["assignments_declined"].to_numpy(), table["assignments_sent"].to_numpy())
+    return table
 
 
 @dataclass
@@ -351,18 +544,19 @@ class EquityReport:
 
     def flags_frame(self) -> pd.DataFrame:
         """The four-fifths results as a table with :data:`FLAG_COLUMNS`."""
-        rows = [{"period": self.period.label, **asdict(f)} for f in self.flags]
+        rows = [(self.period.label, *(getattr(f, name) for name in FLAG_COLUMNS[1:])) for f in self.flags]
         return pd.DataFrame(rows, columns=list(FLAG_COLUMNS))
 
 
 def _flags(table: pd.DataFrame, dimension: str, stratum_by: str, stratum: str, min_group_size: int,
            alpha: float) -> list[FourFifthsResult]:
     results: list[FourFifthsResult] = []
+    groups = [str(g) for g in table[dimension]]
     for measure, (hits, total) in RATE_MEASURES.items():
         if dimension == "provider" and measure == "placement_rate":
             continue
-        counts = [GroupCount(str(g), int(n), int(s)) for g, n, s in zip(table[dimension], table[total], table[hits],
-                                                                        strict=True)]
+        counts = [GroupCount(g, int(n), int(s)) for g, n, s in zip(groups, table[total].to_numpy(),
+                                                                   table[hits].to_numpy(), strict=True)]
         results.extend(four_fifths(counts, dimension=dimension, stratum_by=stratum_by, stratum=stratum, measure=measure,
                                    min_group_size=min_group_size, alpha=alpha))
     return results
@@ -378,32 +572,35 @@ def equity_report(
     alpha: float = DEFAULT_ALPHA,
     calendar: HolidayCalendar | None = None,
 ) -> EquityReport:
-    """Build the equity report of ``period`` (7003 VI.B.4, VI.I.1.a.3): two queries, then pandas.
+    """Build the equity report of ``period`` (7003 VI.B.4, VI.I.1.a.3): two queries, then numpy.
 
     One table per dimension plan-wide, and one per member group within each value of each of
     ``strata`` (e.g. race/ethnicity within each county); the four-fifths flag on each table.
 
-    :raise ValueError: for an unknown dimension or stratum.
+    :raise ValueError: for an unknown dimension or stratum (provider is no stratum).
     """
     unknown = [d for d in (*dimensions, *strata) if d not in DIMENSIONS]
     if unknown:
         raise ValueError(f"unknown dimension(s) {unknown!r}; choose from {', '.join(DIMENSIONS)}")
-    referrals = referral_outcomes(session, period, calendar=calendar)
-    groups = [d for d in DIMENSIONS if d != "provider"]
-    assignments = assignment_outcomes(session, period).merge(referrals[["referral_id", *groups]], on="referral_id")
+    if "provider" in strata:
+        raise ValueError("provider is a dimension of its own, not a stratum")
+    outcomes, _ = _read_outcomes(session, period, calendar or default_calendar())
     tables: list[pd.DataFrame] = []
     flags: list[FourFifthsResult] = []
     for dimension in dimensions:
-        table = equity_table(referrals, assignments, [dimension])
+        table = equity_table(outcomes, [dimension])
         tables.append(table.assign(dimension=dimension, group=table[dimension], stratum_by="", stratum=""))
         flags.extend(_flags(table, dimension, "", "", min_group_size, alpha))
     for stratum_by in strata:
         for dimension in (d for d in dimensions if d in MEMBER_GROUPS and d != stratum_by):
-            table = equity_table(referrals, assignments, [stratum_by, dimension])
+            table = equity_table(outcomes, [stratum_by, dimension])
             tables.append(table.assign(dimension=dimension, group=table[dimension], stratum_by=stratum_by,
                                        stratum=table[stratum_by]))
-            for value, part in table.groupby(stratum_by, sort=True, observed=True):
-                flags.extend(_flags(part, dimension, stratum_by, str(value), min_group_size, alpha))
+            values = table[stratum_by].to_numpy()  # sorted: each stratum's rows are together
+            starts = [int(i) for i in np.flatnonzero(np.r_[True, values[1:] != values[:-1]])] if len(values) else []
+            for begin, stop in zip(starts, [*starts[1:], len(values)][:len(starts)], strict=True):
+                part = table.iloc[begin:stop]
+                flags.extend(_flags(part, dimension, stratum_by, str(values[begin]), min_group_size, alpha))
     measures = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     measures["period"] = period.label
     measures = measures.reindex(columns=list(MEASURE_COLUMNS))

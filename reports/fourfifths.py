@@ -18,6 +18,7 @@ figure by hand.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -108,10 +109,17 @@ def compare_two(a: GroupCount, b: GroupCount) -> tuple[str, float]:
     >>> name, p < 0.001
     ('chi_square_yates', True)
     """
-    table = [[a.successes, a.n - a.successes], [b.successes, b.n - b.successes]]
-    total = a.n + b.n
-    columns = (a.successes + b.successes, total - a.successes - b.successes)
-    expected = [row * col / total for row in (a.n, b.n) for col in columns] if total else [0.0]
+    return _compare(a.n, a.successes, b.n, b.successes)
+
+
+@functools.lru_cache(maxsize=65536)
+def _compare(n_a: int, s_a: int, n_b: int, s_b: int) -> tuple[str, float]:
+    """:func:`compare_two` on plain counts, kept: a report runs hundreds of tests, and the next report
+    (after a small change to the data) mostly the same ones again."""
+    table = [[s_a, n_a - s_a], [s_b, n_b - s_b]]
+    total = n_a + n_b
+    columns = (s_a + s_b, total - s_a - s_b)
+    expected = [row * col / total for row in (n_a, n_b) for col in columns] if total else [0.0]
     if min(expected) < MIN_EXPECTED:
         result = stats.fisher_exact(table, alternative="two-sided")
         return FISHER, float(result.pvalue)
@@ -156,9 +164,9 @@ def four_fifths(
         return []
     results = []
     for g in groups:
-        ratio: Fraction | None = None
-        if best.successes:
-            ratio = Fraction(g.successes, g.n) / Fraction(best.successes, best.n)
+        # rate / best rate = (s * best_n) / (n * best_s), compared in integers
+        numerator, denominator = g.successes * best.n, g.n * best.successes
+        ratio: float | None = numerator / denominator if best.successes else None  # correctly rounded
         test: str | None = None
         p: float | None = None
         flagged = False
@@ -168,7 +176,7 @@ def four_fifths(
             note = f"not tested: n={g.n} is below the minimum group size {min_group_size}"
         elif ratio is None:
             note = "no rate to compare (the best group's rate is 0)"
-        elif ratio >= FOUR_FIFTHS:
+        elif numerator * FOUR_FIFTHS.denominator >= denominator * FOUR_FIFTHS.numerator:
             note = "at or above four fifths of the best rate"
         else:
             test, p = compare_two(g, best)
@@ -181,6 +189,6 @@ def four_fifths(
             dimension=dimension, stratum_by=stratum_by, stratum=stratum, measure=measure, group=g.group, n=g.n,
             successes=g.successes, rate=g.successes / g.n, best_group=best.group, best_n=best.n,
             best_successes=best.successes, best_rate=best.successes / best.n,
-            ratio=float(ratio) if ratio is not None else None, test=test, p_value=p, flagged=flagged, note=note,
+            ratio=ratio, test=test, p_value=p, flagged=flagged, note=note,
         ))
     return results

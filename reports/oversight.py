@@ -35,15 +35,15 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm import Session, aliased
 
-from capacity.ledger import capacity_state
-from capacity.models import Contract
+from capacity.ledger import STATE_KINDS, capacity_state
+from capacity.models import CapacityReport, CapacityReportKind, Contract, ContractCounty
 from csmatch.calendar import HolidayCalendar, default_calendar
 from placement.models import ACTIVE_ASSIGNMENT_STATUSES, Assignment, AssignmentStatus, UnplacedReferral
 from referrals.clocks import ANSWER_CLOCK, SEND_CLOCK
@@ -52,11 +52,14 @@ from reports.common import Period, business_days, day_of, due_dates, month_of, p
 
 __all__ = [
     "EVENTS",
+    "EVENT_KEYS",
     "REFERRAL_COLUMNS",
     "TIMELINESS_COLUMNS",
     "TIMELINESS_DIMENSIONS",
     "UTILIZATION_COLUMNS",
     "answer_clocks",
+    "capacity_in_force",
+    "referral_counts",
     "referral_events",
     "referral_summary",
     "send_clocks",
@@ -105,7 +108,7 @@ def _held_units(session: Session, period: Period, by: str) -> pd.DataFrame:
         else_=start,
     )
     key = Member.county if by == "county" else a.provider_id
-    spans = (
+    spans_select = (
         sa.select(
             Contract.service_key.label("service"), key.label("key"), Referral.member_id, a.units,
             start.label("start_day"), end.label("end_day"),
@@ -113,9 +116,12 @@ def _held_units(session: Session, period: Period, by: str) -> pd.DataFrame:
         )
         .join(Contract, Contract.id == a.contract_id)
         .join(Referral, Referral.id == a.referral_id)
-        .join(Member, Member.id == Referral.member_id)
         .where(start <= period.end, sa.or_(end.is_(None), end >= period.start))
-        .cte("spans")
+    )
+    if by == "county":  # members are read only for their county
+        spans_select = spans_select.join(Member, Member.id == Referral.member_id)
+    spans = (
+        spans_select.cte("spans")
         .prefix_with("MATERIALIZED")  # SQLite would otherwise recompute every span once per month
     )
     snap = months.c.last_day
@@ -139,27 +145,62 @@ def _held_units(session: Session, period: Period, by: str) -> pd.DataFrame:
     return frame.astype({"units_committed": "int64", "units_accepted": "int64", "members_served": "int64"})
 
 
+class _Report(NamedTuple):
+    """A capacity report as :func:`capacity.ledger.capacity_state` reads it."""
+
+    id: int
+    kind: CapacityReportKind
+    change_date: dt.date
+    new_capacity: int | None
+
+
 def _capacity(session: Session, period: Period, by: str) -> pd.DataFrame:
-    """Contracted capacity in force on each month's snapshot day, per service × county/provider."""
-    contracts = session.scalars(
-        sa.select(Contract)
-        .where(Contract.effective_start <= period.end,
-               sa.or_(Contract.effective_end.is_(None), Contract.effective_end >= period.start))
-        .options(selectinload(Contract.counties), selectinload(Contract.reports))
+    """Contracted capacity in force on each month's snapshot day, per service × county/provider
+    (``by="plan"``: per service).
+
+    Plain rows, not contract objects: thousands of contracts, and only the few with a report in
+    effect need folding (:func:`capacity.ledger.capacity_state`).
+    """
+    in_period = sa.and_(Contract.effective_start <= period.end,
+                        sa.or_(Contract.effective_end.is_(None), Contract.effective_end >= period.start))
+    contracts = session.execute(
+        sa.select(Contract.id, Contract.provider_id, Contract.service_key, Contract.contracted_capacity,
+                  Contract.effective_start, Contract.effective_end).where(in_period).order_by(Contract.id)
     ).all()
+    ids = sa.select(Contract.id).where(in_period)
+    reports: dict[str, list[_Report]] = defaultdict(list)
+    for contract_id, report_id, kind, change_date, new_capacity in session.execute(
+        sa.select(CapacityReport.contract_id, CapacityReport.id, CapacityReport.kind, CapacityReport.change_date,
+                  CapacityReport.new_capacity)
+        .where(CapacityReport.contract_id.in_(ids), CapacityReport.kind.in_(STATE_KINDS),
+               CapacityReport.change_date <= period.end)
+    ):
+        reports[contract_id].append(_Report(report_id, kind, change_date, new_capacity))
+    counties: dict[str, list[str]] = defaultdict(list)
+    if by == "county":
+        served = sa.select(ContractCounty.contract_id, ContractCounty.county).where(ContractCounty.contract_id.in_(ids))
+        for contract_id, county in session.execute(served):
+            counties[contract_id].append(county)
     totals: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
     for label, _first, last in period.months():
-        for contract in contracts:
-            if not contract.is_effective(last):
+        for contract_id, provider_id, service_key, contracted, start, end in contracts:
+            if not (start <= last and (end is None or last <= end)):
                 continue
-            capacity = capacity_state(contract.contracted_capacity, contract.reports, last).capacity
-            keys = contract.county_names if by == "county" else [contract.provider_id]
+            found = reports.get(contract_id)
+            capacity = capacity_state(contracted, found, last).capacity if found else contracted
+            keys = counties[contract_id] if by == "county" else [provider_id] if by == "provider" else [""]
             for key in keys:
-                cell = totals[(label, contract.service_key, key)]
+                cell = totals[(label, service_key, key)]
                 cell[0] += 1
                 cell[1] += capacity
     rows = [(m, s, k, n, cap) for (m, s, k), (n, cap) in totals.items()]
     return pd.DataFrame(rows, columns=["month", "service", "key", "contracts", "contracted_capacity"])
+
+
+def capacity_in_force(session: Session, period: Period) -> pd.DataFrame:
+    """Per month × service, plan-wide: the contracts in effect on the month's snapshot day and their
+    capacity in force (each contract once). Columns: month, service, contracts, contracted_capacity."""
+    return _capacity(session, period, "plan").drop(columns=["key"])
 
 
 def utilization(session: Session, period: Period, *, by: str = "county") -> pd.DataFrame:
@@ -188,18 +229,27 @@ def utilization(session: Session, period: Period, *, by: str = "county") -> pd.D
 
 # --- referrals -----------------------------------------------------------------------------------
 
-def _event_query(dialect: str, event: str, period: Period) -> sa.Select[*tuple[Any, ...]]:
-    """One GROUP BY per event kind, all with the columns of :data:`REFERRAL_COLUMNS`."""
+EVENT_KEYS = ("month", "county", "service", "provider", "source")
+
+
+def _event_query(dialect: str, event: str, period: Period, keys: Sequence[str]) -> sa.Select[*tuple[Any, ...]]:
+    """One event kind's rows, with the ``keys`` columns (of :data:`EVENT_KEYS`) and its reason.
+
+    Referrals and members are joined only when a key needs them: the month of an answer comes
+    from the assignment alone.
+    """
     r, a = Referral, Assignment
     blank = sa.literal("")
+    wants_member = "county" in keys
+    wants_referral = wants_member or "service" in keys or "source" in keys
     if event == "RECEIVED":
-        return (
-            sa.select(month_of(r.received_date, dialect).label("month"), Member.county, r.service_key,
-                      blank.label("provider"), r.source, blank.label("reason"))
-            .select_from(r)
-            .join(Member, Member.id == r.member_id)
-            .where(r.received_date.between(period.start, period.end))
-        )
+        columns = {"month": month_of(r.received_date, dialect), "county": Member.county, "service": r.service_key,
+                   "provider": blank, "source": r.source}
+        received: sa.Select[*tuple[Any, ...]] = (
+            sa.select(*[columns[k].label(k) for k in keys], blank.label("reason"))
+            .select_from(r).where(r.received_date.between(period.start, period.end)))
+        return received.join(Member, Member.id == r.member_id) if wants_member else received
+    stmt: sa.Select[*tuple[Any, ...]]
     if event == "UNPLACED":
         lo, hi = period_bounds(period)
         u = UnplacedReferral
@@ -209,33 +259,59 @@ def _event_query(dialect: str, event: str, period: Period) -> sa.Select[*tuple[A
             .group_by(u.referral_id, u.reason)
             .subquery("first_unplaced")
         )
-        return (
-            sa.select(month_of(day_of(first.c.first_at, dialect), dialect).label("month"), Member.county,
-                      r.service_key, blank.label("provider"), r.source, first.c.reason.label("reason"))
-            .select_from(first)
-            .join(r, r.id == first.c.referral_id)
-            .join(Member, Member.id == r.member_id)
-        )
-    where: sa.ColumnElement[bool]
-    reason_col: sa.ColumnElement[str]
-    if event == "SENT":
-        day, where, reason_col = a.sent_on, a.sent_on.between(period.start, period.end), blank
-    elif event == "ACCEPTED":
-        day = a.answered_on
-        where = sa.and_(a.answered_on.between(period.start, period.end), a.status != AssignmentStatus.DECLINED)
-        reason_col = blank
+        columns = {"month": month_of(day_of(first.c.first_at, dialect), dialect), "county": Member.county,
+                   "service": r.service_key, "provider": blank, "source": r.source}
+        stmt = sa.select(*[columns[k].label(k) for k in keys], first.c.reason.label("reason")).select_from(first)
     else:
-        day = a.answered_on
-        where = sa.and_(a.answered_on.between(period.start, period.end), a.status == AssignmentStatus.DECLINED)
-        reason_col = sa.func.coalesce(a.decline_reason, "")
-    return (
-        sa.select(month_of(day, dialect).label("month"), Member.county, r.service_key,
-                  a.provider_id.label("provider"), r.source, reason_col.label("reason"))
-        .select_from(a)
-        .join(r, r.id == a.referral_id)
-        .join(Member, Member.id == r.member_id)
-        .where(where)
-    )
+        where: sa.ColumnElement[bool]
+        reason_col: sa.ColumnElement[str]
+        if event == "SENT":
+            day, where, reason_col = a.sent_on, a.sent_on.between(period.start, period.end), blank
+        elif event == "ACCEPTED":
+            day = a.answered_on
+            where = sa.and_(a.answered_on.between(period.start, period.end), a.status != AssignmentStatus.DECLINED)
+            reason_col = blank
+        else:
+            day = a.answered_on
+            where = sa.and_(a.answered_on.between(period.start, period.end), a.status == AssignmentStatus.DECLINED)
+            reason_col = sa.func.coalesce(a.decline_reason, "")
+        columns = {"month": month_of(day, dialect), "county": Member.county, "service": r.service_key,
+                   "provider": a.provider_id, "source": r.source}
+        stmt = sa.select(*[columns[k].label(k) for k in keys], reason_col.label("reason")).select_from(a).where(where)
+    if wants_referral:
+        stmt = stmt.join(r, r.id == (first.c.referral_id if event == "UNPLACED" else a.referral_id))
+    if wants_member:
+        stmt = stmt.join(Member, Member.id == r.member_id)
+    return stmt
+
+
+def referral_counts(session: Session, period: Period, keys: Sequence[str] = EVENT_KEYS) -> pd.DataFrame:
+    """Return the events of ``period`` counted by ``keys`` (of :data:`EVENT_KEYS`), event and reason:
+    five GROUP BYs. The page asks only for what it shows (by month and one more key); the CSV file
+    for all keys (:func:`referral_events`).
+
+    Columns: ``keys``, event, reason, count; sorted by month (when a key), event, the other keys, reason.
+    """
+    unknown = [k for k in keys if k not in EVENT_KEYS]
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown!r}; choose from {', '.join(EVENT_KEYS)}")
+    keys = list(dict.fromkeys(keys))
+    dialect = session.get_bind().dialect.name
+    frames = []
+    for event in EVENTS:
+        rows = _event_query(dialect, event, period, keys).subquery("events")
+        grouped = [rows.c[k] for k in keys] + [rows.c.reason]
+        stmt = sa.select(*grouped, sa.func.count()).group_by(*grouped)
+        frames.append(read_frame(session, stmt, [*keys, "reason", "count"]).assign(event=event))
+    result = pd.concat(frames, ignore_index=True)
+    if "source" in keys:
+        result["source"] = result["source"].map(str)
+    result["count"] = result["count"].astype("int64")
+    order = {e: i for i, e in enumerate(EVENTS)}
+    first = ["month"] if "month" in keys else []
+    result = result.sort_values([*first, "event", *(k for k in keys if k != "month"), "reason"],
+                                key=lambda s: s.map(order) if s.name == "event" else s, kind="stable")
+    return result.reindex(columns=[*keys, "event", "reason", "count"]).reset_index(drop=True)
 
 
 def referral_events(session: Session, period: Period) -> pd.DataFrame:
@@ -244,21 +320,7 @@ def referral_events(session: Session, period: Period) -> pd.DataFrame:
     Columns: :data:`REFERRAL_COLUMNS`; ``provider`` is empty for RECEIVED and UNPLACED, ``reason``
     for RECEIVED, SENT and ACCEPTED.
     """
-    dialect = session.get_bind().dialect.name
-    frames = []
-    for event in EVENTS:
-        rows = _event_query(dialect, event, period).subquery("events")
-        keys = [rows.c.month, rows.c.county, rows.c.service_key, rows.c.provider, rows.c.source, rows.c.reason]
-        stmt = sa.select(*keys, sa.func.count()).group_by(*keys)
-        frame = read_frame(session, stmt, ["month", "county", "service", "provider", "source", "reason", "count"])
-        frames.append(frame.assign(event=event))
-    result = pd.concat(frames, ignore_index=True)
-    result["source"] = result["source"].map(str)
-    result["count"] = result["count"].astype("int64")
-    order = {e: i for i, e in enumerate(EVENTS)}
-    result = result.sort_values(["month", "event", "county", "service", "provider", "source", "reason"],
-                                key=lambda s: s.map(order) if s.name == "event" else s, kind="stable")
-    return result.reindex(columns=list(REFERRAL_COLUMNS)).reset_index(drop=True)
+    return referral_counts(session, period).reindex(columns=list(REFERRAL_COLUMNS))
 
 
 def referral_summary(events: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:

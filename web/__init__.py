@@ -11,6 +11,8 @@
     A :class:`datetime.date` to use as "today" for the clocks (tests and demos pin it).
 ``PER_PAGE``
     Default page size of lists (50); ``MAX_PER_PAGE`` caps ``?per_page=`` (200).
+``READ_CACHE_SIZE``
+    How many report results :mod:`web.cache` keeps while their data are unchanged (32; 0: none).
 
 Settings may also come from ``CSMATCH_*`` environment variables (``CSMATCH_SECRET_KEY``...).
 Session cookies are HttpOnly, SameSite=Lax, and Secure unless testing or debugging.
@@ -43,6 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         TODAY=None,
         PER_PAGE=50,
         MAX_PER_PAGE=200,
+        READ_CACHE_SIZE=32,
     )
     app.config.from_prefixed_env("CSMATCH")
     if config:
@@ -53,9 +56,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if "SESSION_COOKIE_SECURE" not in (config or {}) and "CSMATCH_SESSION_COOKIE_SECURE" not in os.environ:
         app.config["SESSION_COOKIE_SECURE"] = not (app.testing or app.debug)
 
-    from web import db, errors, security, templating
+    from web import cache, db, errors, security, templating
 
     db.init_app(app)
+    cache.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     templating.init_app(app)

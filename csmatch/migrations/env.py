@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from csmatch.dataversion import include_name
 from csmatch.db import make_engine
 from csmatch.registry import metadata
 
@@ -12,7 +13,7 @@ config = context.config
 
 def run_migrations_offline() -> None:
     context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=metadata,
-                      literal_binds=True, render_as_batch=True)
+                      literal_binds=True, render_as_batch=True, include_name=include_name)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -31,7 +32,7 @@ def run_migrations_online() -> None:
 def _run(connection: object) -> None:
     # render_as_batch: SQLite cannot ALTER most things; batch mode copies the table instead.
     context.configure(connection=connection, target_metadata=metadata, render_as_batch=True,
-                      compare_type=True)
+                      compare_type=True, include_name=include_name)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy.orm import Session
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 from geo.distance import haversine_miles
 from placement.models import Assignment, RunTrigger, SolverRun, UnplacedReferral
 from referrals.models import Member, MemberDemographics, Referral, ReferralSource
-from reports.equity import MEASURE_COLUMNS, _age_bands, equity_report, referral_outcomes
+from reports.equity import MEASURE_COLUMNS, _age_bands, _quantiles, equity_report, referral_outcomes
 from reports.fourfifths import CHI_SQUARE, FISHER, GroupCount, compare_two
 from tests.factories import PLACES, ensure_service, make_contract, make_provider
 from tests.reports.conftest import Q4, SmallPlan
@@ -87,6 +88,41 @@ def test_placement_is_the_current_assignment(db_session: Session, re_referred: R
     # declined by P1, now proposed to P2, the member's first choice; placed since the first proposal
     assert (rr["provider"], rr["preference_rank1"], rr["placed_on"], rr["days_to_placement"]) == (
         "P2", True, dt.date(2026, 10, 2), 1)
+
+
+def test_declines_count_by_the_provider_asked_by_provider_and_by_the_referral_elsewhere(
+        db_session: Session, re_referred: Referral) -> None:
+    m = equity_report(db_session, Q4, min_group_size=1).measures
+    # RR was sent to P1, which declined, and is now proposed to P2 (its placement)
+    p1, p2 = row(m, "provider", "P1"), row(m, "provider", "P2")
+    assert (p1["referrals"], p1["assignments_sent"], p1["assignments_declined"], p1["decline_rate"]) == (0, 1, 1, 1.0)
+    assert pd.isna(p1["days_median"]) and pd.isna(p1["placement_rate"])
+    assert (p2["referrals"], p2["placed"], p2["assignments_sent"], p2["assignments_declined"]) == (1, 1, 0, 0)
+    assert pd.isna(p2["decline_rate"])  # nothing sent to P2 yet
+    county = row(m, "county", "Humboldt")
+    assert (county["referrals"], county["assignments_sent"], county["assignments_declined"]) == (1, 1, 1)
+    # placed since the first proposal (10-02, from the history-less assignment's creation day), 1 business day
+    assert (county["days_n"], county["days_median"]) == (1, 1.0)
+    assert (county["preference_stated"], county["preference_rank1"]) == (1, 1)  # P2 is its first choice
+
+
+def test_provider_is_no_stratum(db_session: Session) -> None:
+    with pytest.raises(ValueError, match="provider is a dimension of its own"):
+        equity_report(db_session, Q4, strata=("provider",))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_group_quantiles_are_pandas_quantiles(seed: int) -> None:
+    """The quantiles of all groups at once (numpy) are pandas' groupby quantiles, to the last bit."""
+    rng = np.random.default_rng(seed)
+    groups = rng.integers(0, 40, 3000)
+    values = np.where(rng.random(3000) < 0.2, np.nan, rng.integers(0, 30, 3000) * rng.choice([1.0, 0.37], 3000))
+    n, (median, p90) = _quantiles(groups, values, 45, (0.5, 0.9))
+    frame = pd.DataFrame({"g": groups, "v": values}).groupby("g")["v"]
+    expected = {q: frame.quantile(q).reindex(range(45)).to_numpy() for q in (0.5, 0.9)}
+    np.testing.assert_array_equal(median, expected[0.5])
+    np.testing.assert_array_equal(p90, expected[0.9])
+    np.testing.assert_array_equal(n, frame.count().reindex(range(45), fill_value=0).to_numpy())
 
 
 def test_unknown_dimension_is_refused(db_session: Session) -> None:

@@ -14,6 +14,8 @@ from reports.oversight import (
     REFERRAL_COLUMNS,
     TIMELINESS_COLUMNS,
     UTILIZATION_COLUMNS,
+    capacity_in_force,
+    referral_counts,
     referral_events,
     referral_summary,
     timeliness,
@@ -67,6 +69,15 @@ def test_utilization_snapshot_inside_a_month_and_by_provider(db_session: Session
         utilization(db_session, Q4, by="site")
 
 
+def test_capacity_in_force_counts_each_contract_once(db_session: Session, small_plan: SmallPlan) -> None:
+    # housing navigation: C1 (5, then 8 from 11-15) and C3 (3); recuperative care: C2 (4), which
+    # serves two counties but counts once plan-wide
+    frame = capacity_in_force(db_session, Q4)
+    got = cells(frame, ["month", "service"], ["contracts", "contracted_capacity"])
+    assert got == {(m, "HOUSING_NAV"): [2, 8 if m == "2026-10" else 11] for m in ("2026-10", "2026-11", "2026-12")} | {
+        (m, "RECUPERATIVE_CARE"): [1, 4] for m in ("2026-10", "2026-11", "2026-12")}
+
+
 def test_referral_events(db_session: Session, small_plan: SmallPlan) -> None:
     events = referral_events(db_session, Q4)
     assert list(events.columns) == list(REFERRAL_COLUMNS)
@@ -86,6 +97,24 @@ def test_referral_events(db_session: Session, small_plan: SmallPlan) -> None:
         ("2026-12", "Shasta", "", "RECEIVED", ""): [1],
     }
     assert set(events["source"]) == {"PCP"}
+
+
+@pytest.mark.parametrize("key", ["month", "county", "service", "provider", "source"])
+def test_referral_counts_by_fewer_keys_add_up_the_finest_grain(db_session: Session, small_plan: SmallPlan,
+                                                               key: str) -> None:
+    """The page's counts (by month and one key, members and referrals joined only when needed) are
+    the CSV file's counts summed."""
+    keys = list(dict.fromkeys(["month", key]))
+    fine = referral_events(db_session, Q4).groupby([*keys, "event", "reason"], as_index=False)["count"].sum()
+    coarse = referral_counts(db_session, Q4, keys)
+    assert list(coarse.columns) == [*keys, "event", "reason", "count"]
+    assert cells(coarse, [*keys, "event", "reason"], ["count"]) == cells(fine, [*keys, "event", "reason"], ["count"])
+    assert coarse["count"].sum() == 13
+
+
+def test_referral_counts_refuse_an_unknown_key(db_session: Session) -> None:
+    with pytest.raises(ValueError, match="unknown key"):
+        referral_counts(db_session, Q4, ["reason"])
 
 
 def test_referral_summary_pivots_by_any_grouping(db_session: Session, small_plan: SmallPlan) -> None:

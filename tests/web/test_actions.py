@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import sqlalchemy as sa
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 from capacity.models import CapacityReport, CapacityReportKind
 from placement.models import Assignment, AssignmentStatus, RunTrigger, SolverRun
 from referrals.models import Referral, ReferralStatus
+from tests.factories import make_capacity_report, make_contract, make_provider
 from tests.web.conftest import World
 
 
@@ -131,6 +133,30 @@ def test_capacity_board_highlights_silent_providers(client, auth, world: World) 
     birch = re.search(r'<tr class="([^"]*)">\s*<td><a href="/providers/' + world.provider_b.id, html)
     assert alder and "highlight" in alder.group(1) and "1 answer(s) overdue" in html
     assert birch and "highlight" not in birch.group(1) and "one case manager left" in html
+
+
+def _board_providers(html: str) -> list[str]:
+    return re.findall(r'<tr class="[^"]*">\s*<td><a href="/providers/([^"]+)"', html)
+
+
+def test_capacity_board_shows_silent_and_full_first_a_page_at_a_time(client, auth, db_session: Session,
+                                                                     world: World) -> None:
+    quiet = make_provider(db_session, name="Aaron Quiet Care")  # first by name, but neither silent nor full
+    make_contract(db_session, quiet, capacity=3)
+    make_capacity_report(db_session, world.contract_b, CapacityReportKind.FULL, dt.date(2026, 11, 24))
+    auth.as_role("provider_relations")
+    html = client.get("/capacity/?per_page=2").text
+    assert _board_providers(html) == [world.provider_a.id, world.provider_b.id]  # silent Alder, full Birch
+    assert "3 in all · page 1 of 2" in html and 'rel="next"' in html
+    assert '<div class="figure">3</div><div class="label">contracts in effect</div>' in html  # the whole board
+    assert _board_providers(client.get("/capacity/?per_page=2&page=2").text) == [quiet.id]
+    assert _board_providers(client.get("/capacity/?show=full").text) == [world.provider_b.id]
+    assert _board_providers(client.get("/capacity/?show=silent").text) == [world.provider_a.id]
+    assert _board_providers(client.get("/capacity/?show=attention").text) == [world.provider_a.id,
+                                                                               world.provider_b.id]
+    assert _board_providers(client.get(f"/capacity/?provider={quiet.id}").text) == [quiet.id]
+    response = client.get("/capacity/?show=everything")
+    assert response.status_code == 400 and "show: must be one of full, silent, attention" in response.text
 
 
 def test_capacity_changes_draw_a_chart_per_service(client, auth, world: World) -> None:

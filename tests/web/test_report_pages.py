@@ -296,6 +296,26 @@ def test_utilization_page_by_county_and_by_provider(client: FlaskClient, auth: A
     assert rows[("2026-10", "Housing Transition Navigation", provider_name(db_session, "P1"))][1:3] == ["5", "1"]
 
 
+def test_utilization_table_comes_a_page_at_a_time(client: FlaskClient, auth: AuthActions,
+                                                   small_plan: SmallPlan) -> None:
+    auth.as_role("provider_relations")
+    html = client.get("/reports/utilization?quarter=2026Q4&per_page=5&page=3").text
+    assert len(tables(html)["utilization"][1:]) == 2  # rows 11 and 12 of 12
+    assert "12 in all · page 3 of 3" in html and 'rel="prev"' in html and 'rel="next"' not in html
+    # the chart and the per-service table are still the whole plan's
+    assert len(rows_by_first_cell(html, "utilization-services")) == 2
+
+
+def test_equity_by_provider_comes_a_page_at_a_time(client: FlaskClient, auth: AuthActions, db_session: Session,
+                                                   small_plan: SmallPlan) -> None:
+    auth.as_role("compliance")
+    html = client.get("/reports/equity?quarter=2026Q4&per_page=1&page=2").text
+    [only] = list(rows_by_first_cell(html, "equity-provider"))
+    assert only == provider_name(db_session, "P1")  # (none) first, then P1
+    assert "2 in all · page 2 of 2" in html
+    assert len(rows_by_first_cell(html, "equity-county")) == 2  # the other tables are whole
+
+
 def test_utilization_downloads_are_the_cli_files(client: FlaskClient, auth: AuthActions, db_session: Session,
                                                  small_plan: SmallPlan, tmp_path: Path) -> None:
     auth.as_role("compliance")

@@ -34,6 +34,22 @@ def test_overdue_condition_matches_clocks_on_every_day_of_a_month(db_session: Se
         assert _overdue_ids(db_session, day) == expected, day
 
 
+def test_one_providers_overdue_list_is_the_plan_wide_rule_on_its_referrals(db_session: Session,
+                                                                           world: World) -> None:
+    """A provider's list reads its overdue clocks from referrals.clocks; the plan-wide list from SQL:
+    the same referrals, in the same order, counted the same, on every day of a month."""
+    for offset in range(0, 30, 2):
+        day = dt.date(2026, 11, 16) + dt.timedelta(days=offset)
+        for provider in (world.provider_a, world.provider_b):
+            expected = sorted(
+                db_session.execute(sa.select(Referral.received_date, Referral.id)
+                                   .where(overdue_condition(day), visible_to_provider(provider.id))).all())
+            page = list_referrals(db_session, QueueFilters(overdue=True, provider_id=provider.id),
+                                  PageRequest(1, 50), day)
+            assert [r.referral_id for r in page.items] == [rid for _, rid in expected], (day, provider.id)
+            assert page.total == len(expected)
+
+
 def test_answer_is_on_time_exactly_on_its_due_date(db_session: Session, world: World) -> None:
     # sent_b was sent on 2026-11-24; Thanksgiving and the day after put its answer due on 2026-11-30.
     assert world.sent_b.id not in _overdue_ids(db_session, dt.date(2026, 11, 30))
@@ -111,6 +127,8 @@ def test_overdue_condition_matches_clocks_with_acceptances_and_weekly_updates(db
         day = dt.date(2026, 11, 20) + dt.timedelta(days=offset)
         expected = {c.referral_id for c in clocks_for(db_session, as_of=day, overdue_only=True)}
         assert _overdue_ids(db_session, day) == expected, day
+        correlated = overdue_condition(day, correlated=True)  # the form one provider's list uses on PostgreSQL
+        assert set(db_session.scalars(sa.select(Referral.id).where(correlated))) == expected, day
         branches = overdue_branches(day)
         assert set(branches) == {"send", "answer", "update"}
         by_branch = set().union(*(

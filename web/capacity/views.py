@@ -11,7 +11,7 @@ from accounts.models import Role
 from capacity.models import CapacityReportKind
 from web.audit import actor, audit
 from web.capacity import services
-from web.common import ArgError, date_arg, page_request, today
+from web.common import ArgError, choice_arg, date_arg, page_request, today
 from web.db import get_session
 from web.domain import refusals
 from web.queue.services import counties
@@ -27,15 +27,24 @@ DEFAULT_CHART_DAYS = 120
 @bp.get("/")
 @roles_required(PLAN_READ)
 def board() -> str:
-    """Per provider × service: contracted, committed and open units, full flag, report age."""
+    """Per provider × service: contracted, committed and open units, full flag, report age; silent
+    providers and full contracts first, a page at a time."""
     session = get_session()
     county = request.args.get("county") or None
     service = request.args.get("service") or None
-    rows = services.board(session, today(), county=county, service=service)
-    return render_template("capacity/board.html", rows=rows, county=county, service=service,
+    provider_id = request.args.get("provider") or None
+    try:
+        show = choice_arg(request.args, "show", list(services.BOARD_SHOW))
+        board = services.board_page(session, today(), page_request(), county=county, service=service,
+                                    provider_id=provider_id, show=show)
+    except ArgError as exc:
+        abort(400, description=str(exc))
+    from web.providers.services import provider_choices
+
+    return render_template("capacity/board.html", board=board, rows=board.page.items, county=county,
+                           service=service, provider_id=provider_id, show=show,
                            counties=[(c, c) for c in counties(session)], services=service_choices(session),
-                           silent=len({r.provider_id for r in rows if r.silent}),
-                           full=sum(1 for r in rows if r.position.reported_full))
+                           providers=provider_choices(session), shows=list(services.BOARD_SHOW.items()))
 
 
 @bp.get("/changes")

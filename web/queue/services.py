@@ -124,12 +124,15 @@ def _cutoff(calendar: HolidayCalendar, as_of: dt.date, n: int) -> dt.date:
     return day
 
 
-def overdue_branches(as_of: dt.date, calendar: HolidayCalendar | None = None) -> dict[str, sa.ColumnElement[bool]]:
+def overdue_branches(as_of: dt.date, calendar: HolidayCalendar | None = None, *,
+                     correlated: bool = False) -> dict[str, sa.ColumnElement[bool]]:
     """The clauses of :func:`overdue_condition`, one per clock (``send``, ``answer``, ``update``).
 
     Each names the referral statuses its clock runs in, so a query about SENT referrals can use the
     ``answer`` clause alone. The history is read through the index that leads with ``on_date``: only
-    the changes since the cutoff, never the whole history.
+    the changes since the cutoff, never the whole history. ``correlated``: the same test as NOT
+    EXISTS per referral, for a few hundred referrals (one provider's) on PostgreSQL, which otherwise
+    hashes the whole recent history first (the same answer: the history's referral_id is never NULL).
     """
     calendar = calendar or default_calendar()
     send_cut = _cutoff(calendar, as_of, SEND_CLOCK)
@@ -145,25 +148,31 @@ def overdue_branches(as_of: dt.date, calendar: HolidayCalendar | None = None) ->
                                                          change.on_date >= update_cut, real)
     updated_since = sa.select(change.referral_id).where(change.reason_code == PROVIDER_UPDATE,
                                                         change.on_date >= update_cut)
+
+    def none_in(changes: sa.Select[str]) -> sa.ColumnElement[bool]:
+        if correlated:
+            return ~sa.exists(changes.where(change.referral_id == Referral.id))
+        return Referral.id.not_in(changes)
+
     return {
         "send": sa.and_(Referral.status.in_(NOT_YET_SENT), Referral.received_date < send_cut),
-        "answer": sa.and_(Referral.status == S.SENT, Referral.received_date < answer_cut,
-                          Referral.id.not_in(sent_since)),
+        "answer": sa.and_(Referral.status == S.SENT, Referral.received_date < answer_cut, none_in(sent_since)),
         "update": sa.and_(Referral.status == S.ACCEPTED, Referral.received_date < update_cut,
-                          Referral.id.not_in(accepted_since), Referral.id.not_in(updated_since)),
+                          none_in(accepted_since), none_in(updated_since)),
     }
 
 
-def overdue_condition(as_of: dt.date, calendar: HolidayCalendar | None = None) -> sa.ColumnElement[bool]:
+def overdue_condition(as_of: dt.date, calendar: HolidayCalendar | None = None, *,
+                      correlated: bool = False) -> sa.ColumnElement[bool]:
     """A WHERE clause true for referrals with an overdue clock on ``as_of`` (see referrals.clocks).
 
     send: not yet sent and received before the cutoff; answer: SENT and last sent before it;
     update: ACCEPTED and the later of acceptance and the last provider update before it.
     """
-    return sa.or_(*overdue_branches(as_of, calendar).values())
+    return sa.or_(*overdue_branches(as_of, calendar, correlated=correlated).values())
 
 
-def _conditions(filters: QueueFilters, as_of: dt.date) -> list[sa.ColumnElement[bool]]:
+def _conditions(filters: QueueFilters, as_of: dt.date, dialect: str = "") -> list[sa.ColumnElement[bool]]:
     conditions: list[sa.ColumnElement[bool]] = []
     if filters.county:
         # a semi-join on members: counting 100,000 referrals without a filter stays on one table
@@ -175,29 +184,39 @@ def _conditions(filters: QueueFilters, as_of: dt.date) -> list[sa.ColumnElement[
     elif filters.open_only:
         conditions.append(Referral.status.in_(sorted(OPEN_STATUSES)))
     if filters.overdue:
-        conditions.append(overdue_condition(as_of))
+        # one provider's referrals on PostgreSQL: test each of them rather than hash the recent history
+        conditions.append(overdue_condition(as_of, correlated=dialect == "postgresql" and bool(filters.provider_id)))
     if filters.provider_id:
         conditions.append(visible_to_provider(filters.provider_id, filters.provider_status))
     return conditions
 
 
-def _filtered(filters: QueueFilters, as_of: dt.date) -> sa.Select[Any]:
-    return sa.select(Referral.id).where(*_conditions(filters, as_of))
+def _filtered(session: Session, filters: QueueFilters, as_of: dt.date) -> sa.Select[Any]:
+    return sa.select(Referral.id).where(*_conditions(filters, as_of, session.get_bind().dialect.name))
 
 
 def count_referrals(session: Session, filters: QueueFilters, as_of: dt.date) -> int:
     """How many referrals match ``filters`` (one COUNT)."""
-    stmt = sa.select(sa.func.count()).select_from(Referral).where(*_conditions(filters, as_of))
-    return session.scalar(stmt) or 0
+    conditions = _conditions(filters, as_of, session.get_bind().dialect.name)
+    return session.scalar(sa.select(sa.func.count()).select_from(Referral).where(*conditions)) or 0
 
 
 def list_referrals(session: Session, filters: QueueFilters, page: PageRequest, as_of: dt.date) -> Page[QueueRow]:
     """Return one page of referrals matching ``filters``, oldest receipt first, with their clocks."""
-    base = _filtered(filters, as_of)
-    total = count_referrals(session, filters, as_of)
-    ids = list(session.scalars(
-        base.order_by(Referral.received_date, Referral.id).limit(page.per_page).offset(page.offset)
-    ))
+    if filters.provider_id:
+        # One provider's referrals are hundreds, not 100,000: read their ids once and count and page
+        # them here; their overdue clocks come from referrals.clocks (the rule overdue_condition
+        # states in SQL, a test holds the two equal), which reads only these referrals' history.
+        matching = list(session.scalars(_filtered(session, dataclasses.replace(filters, overdue=False), as_of)
+                                        .order_by(Referral.received_date, Referral.id)))
+        if filters.overdue:
+            late = {c.referral_id for c in clocks_for(session, as_of=as_of, referral_ids=matching, overdue_only=True)}
+            matching = [rid for rid in matching if rid in late]
+        total, ids = len(matching), matching[page.offset:page.offset + page.per_page]
+    else:
+        base = _filtered(session, filters, as_of).order_by(Referral.received_date, Referral.id)
+        total = count_referrals(session, filters, as_of)
+        ids = list(session.scalars(base.limit(page.per_page).offset(page.offset)))
     return Page(items=rows_for(session, ids, as_of, provider_id=filters.provider_id), page=page.page,
                 per_page=page.per_page, total=total)
 
@@ -265,7 +284,8 @@ def _current_assignments(
 
 def status_counts(session: Session, filters: QueueFilters, as_of: dt.date) -> dict[str, int]:
     """Referrals per status under the filters (the status filter itself aside), in one GROUP BY."""
-    conditions = _conditions(dataclasses.replace(filters, status=None, open_only=False), as_of)
+    conditions = _conditions(dataclasses.replace(filters, status=None, open_only=False), as_of,
+                             session.get_bind().dialect.name)
     counts = {str(s): 0 for s in ReferralStatus}
     stmt = sa.select(Referral.status, sa.func.count()).where(*conditions).group_by(Referral.status)
     for status, n in session.execute(stmt):

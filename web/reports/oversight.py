@@ -38,10 +38,18 @@ from reports.fourfifths import (
     FOUR_FIFTHS,
     FourFifthsResult,
 )
-from reports.oversight import EVENTS, referral_events, referral_summary, utilization
+from reports.oversight import (
+    EVENTS,
+    capacity_in_force,
+    referral_counts,
+    referral_events,
+    referral_summary,
+    utilization,
+)
 from web.audit import audit
+from web.cache import cached
 from web.charts import grouped_bar_chart, hbar_chart
-from web.common import ArgError, choice_arg, date_arg, positive_int, today
+from web.common import ArgError, Page, PageRequest, choice_arg, date_arg, page_request, positive_int, today
 from web.db import get_session
 from web.reports.views import bp
 from web.security import PLAN_READ, roles_required
@@ -169,24 +177,48 @@ class EquityTable:
     chart: Markup | None = None
     best: FourFifthsResult | None = None
     flagged: dict[str, list[str]] = field(default_factory=dict)  # group -> measures flagged
+    page: Page[dict[str, Any]] | None = None  # by provider: one page of the rows (thousands of providers)
 
 
 def _equity_report(session: Session, period: Period, args: Mapping[str, str]) -> EquityReport:
-    min_group_size = positive_int(args, "min_group_size", DEFAULT_MIN_GROUP_SIZE)
-    return equity_report(session, period, min_group_size=min_group_size, alpha=_alpha(args))
+    min_group_size, alpha = positive_int(args, "min_group_size", DEFAULT_MIN_GROUP_SIZE), _alpha(args)
+    return cached(session, ("equity", period, min_group_size, alpha),
+                  lambda: equity_report(session, period, min_group_size=min_group_size, alpha=alpha))
 
 
-def _equity_tables(report: EquityReport, scope: Scope, names: Mapping[str, Mapping[str, str]]) -> list[EquityTable]:
+def _utilization(session: Session, period: Period, by: str) -> pd.DataFrame:
+    return cached(session, ("utilization", period, by), lambda: utilization(session, period, by=by))
+
+
+def _referral_events(session: Session, period: Period) -> pd.DataFrame:
+    return cached(session, ("referral_events", period), lambda: referral_events(session, period))
+
+
+def _referral_counts(session: Session, period: Period, by: str) -> pd.DataFrame:
+    """What the page shows: counts by month and ``by`` (not the CSV file's finest grain)."""
+    return cached(session, ("referral_counts", period, by),
+                  lambda: referral_counts(session, period, ("month", by)))
+
+
+def _equity_tables(report: EquityReport, scope: Scope, names: Mapping[str, Mapping[str, str]],
+                   page: PageRequest) -> list[EquityTable]:
+    """The tables of ``scope``; by provider, only ``page`` of its rows (all of them are in the CSV file)."""
     m = report.measures
     in_scope = m[(m["stratum_by"] == scope.by) & (m["stratum"].fillna("") == scope.value)]
     tables = []
     for dimension in scope.dimensions:
-        rows = _records(in_scope[in_scope["dimension"] == dimension])
+        frame = in_scope[in_scope["dimension"] == dimension]
+        total = len(frame)
+        if dimension == "provider":
+            frame = frame.iloc[page.offset:page.offset + page.per_page]
+        rows = _records(frame)
         for row in rows:
             row["label"] = names.get(dimension, {}).get(str(row["group"]), str(row["group"]))
+        shown = Page(items=rows, page=page.page, per_page=page.per_page, total=total) if dimension == "provider" \
+            else None
         results = [f for f in report.flags if f.dimension == dimension and f.stratum_by == scope.by
                    and f.stratum == scope.value]
-        table = EquityTable(dimension, DIMENSION_LABELS[dimension], rows)
+        table = EquityTable(dimension, DIMENSION_LABELS[dimension], rows, page=shown)
         for f in results:
             if f.flagged:
                 table.flagged.setdefault(f.group, []).append(MEASURE_LABELS[f.measure])
@@ -213,7 +245,8 @@ def _placement_chart(table: EquityTable, flagged: set[str]) -> Markup:
 def _below_four_fifths(report: EquityReport) -> tuple[list[FourFifthsResult], int]:
     """The comparisons below four fifths that were tested and not significant (by p-value), and how
     many more were below it but too small to test."""
-    below = [f for f in report.flags if f.ratio is not None and f.ratio < FOUR_FIFTHS]
+    four_fifths = float(FOUR_FIFTHS)  # for a float ratio, < 0.8 is < 4/5 exactly: no float lies between them
+    below = [f for f in report.flags if f.ratio is not None and f.ratio < four_fifths]
     tested = [f for f in below if f.test is not None]
     not_significant = sorted((f for f in tested if not f.flagged), key=lambda f: f.p_value or 0.0)
     return not_significant, len(below) - len(tested)
@@ -227,13 +260,14 @@ def equity() -> str:
     try:
         period = period_from_args(request.args, today())
         scope = Scope.from_args(request.args)
+        page = page_request()
         report = _equity_report(session, period, request.args)
     except (ArgError, CalendarRangeError) as exc:
         _bad_request(exc)
     m = report.measures
     services = _service_names(session)
     names = {"service": services, "provider": _provider_names(session, m.loc[m["dimension"] == "provider", "group"])}
-    tables = _equity_tables(report, scope, names)
+    tables = _equity_tables(report, scope, names, page)
     not_significant, untested = _below_four_fifths(report)
     totals = tables[0].rows if tables else []
     referrals = sum(int(r["referrals"]) for r in totals)
@@ -287,13 +321,16 @@ class ServiceUse:
     months: dict[str, tuple[int, int, float | None]]  # month -> (committed, capacity, share)
 
 
-def _service_use(by_provider: pd.DataFrame, services: Mapping[str, str]) -> list[ServiceUse]:
-    """Per service and month, summed over providers (exact: each contract and assignment counts once)."""
-    sums = by_provider.groupby(["service", "month"], sort=True)[["units_committed", "contracted_capacity"]].sum()
+def _service_use(committed: pd.DataFrame, capacity: pd.DataFrame, services: Mapping[str, str]) -> list[ServiceUse]:
+    """Per service and month, plan-wide: the units committed (summed over counties or providers: each
+    assignment counts once in either) against the capacity in force (each contract once)."""
+    units = committed.groupby(["service", "month"], sort=True)[["units_committed"]].sum()
+    in_force = capacity.groupby(["service", "month"], sort=True)[["contracted_capacity"]].sum()
+    sums = units.join(in_force, how="outer").fillna(0).astype("int64")
     found: dict[str, dict[str, tuple[int, int, float | None]]] = {}
-    for service, month, committed, capacity in sums.reset_index().itertuples(index=False, name=None):
-        found.setdefault(str(service), {})[str(month)] = (int(committed), int(capacity),
-                                                          int(committed) / int(capacity) if capacity else None)
+    for service, month, held, in_force_then in sums.reset_index().itertuples(index=False, name=None):
+        found.setdefault(str(service), {})[str(month)] = (int(held), int(in_force_then),
+                                                          int(held) / int(in_force_then) if in_force_then else None)
     return [ServiceUse(key, services.get(key, key), months) for key, months in found.items()]
 
 
@@ -318,17 +355,23 @@ def utilization_page() -> str:
         period = period_from_args(request.args, today())
         by = choice_arg(request.args, "by", UTILIZATION_BY) or "county"
         service = choice_arg(request.args, "service", list(services))
+        page = page_request()
     except ArgError as exc:
         _bad_request(exc)
-    by_provider = utilization(session, period, by="provider")
-    frame = by_provider if by == "provider" else utilization(session, period, by=by)
+    frame = _utilization(session, period, by)
+    capacity = cached(session, ("capacity_in_force", period), lambda: capacity_in_force(session, period))
     shown = frame[frame["service"] == service] if service else frame
+    # a page of the rows: by provider, three months of every contract are thousands (the CSV has them all)
+    shown = shown.iloc[page.offset:page.offset + page.per_page]
     rows = _records(shown)
-    uses = _service_use(by_provider, services)
+    table = Page(items=rows, page=page.page, per_page=page.per_page,
+                 total=int((frame["service"] == service).sum()) if service else len(frame))
+    uses = _service_use(frame, capacity, services)
     months = [label for label, _, _ in period.months()]
     audit("report.view", "report", "utilization", period=period.label, by=by, service=service)
     return render_template(
         "reports/utilization.html", period=period, query=_period_query(period), by=by, service=service, rows=rows,
+        table=table,
         uses=uses, months=months, chart=_utilization_chart(uses, months[-1]), services=services,
         dimensions=UTILIZATION_BY,
         providers=_provider_names(session, shown["provider"]) if by == "provider" else {},
@@ -345,7 +388,7 @@ def utilization_csv() -> Response:
     except ArgError as exc:
         _bad_request(exc)
     name = "utilization" if by == "county" else "utilization_by_provider"
-    frame = utilization(get_session(), period, by=by)
+    frame = _utilization(get_session(), period, by)
     audit("report.download", "report", "utilization", period=period.label, file=f"{name}.csv", rows=len(frame))
     return _csv(frame, name, period)
 
@@ -372,7 +415,7 @@ def referrals_page() -> str:
         by = choice_arg(request.args, "by", REFERRAL_BY) or "month"
     except ArgError as exc:
         _bad_request(exc)
-    events = referral_events(session, period)
+    events = _referral_counts(session, period, by)
     rows = []
     if not events.empty:
         summary = referral_summary(events, [by])
@@ -403,6 +446,6 @@ def referrals_csv() -> Response:
         period = period_from_args(request.args, today())
     except ArgError as exc:
         _bad_request(exc)
-    frame = referral_events(get_session(), period)
+    frame = _referral_events(get_session(), period)
     audit("report.download", "report", "referrals", period=period.label, file="referrals.csv", rows=len(frame))
     return _csv(frame, "referrals", period)

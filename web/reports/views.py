@@ -8,6 +8,7 @@ from flask import Blueprint, abort, render_template, request
 
 from matcher.reasons import UnplacedReason
 from web.audit import audit
+from web.cache import cached
 from web.charts import bar_chart
 from web.common import ArgError, choice_arg, date_arg, page_request, today
 from web.db import get_session
@@ -36,7 +37,8 @@ def timeliness() -> str:
         abort(400, description=str(exc))
     if start > end:
         abort(400, description=f"start ({start}) is after end ({end}).")
-    rows = services.timeliness(session, by, start, end, as_of)
+    rows = cached(session, ("timeliness", by, start, end, as_of),
+                  lambda: services.timeliness(session, by, start, end, as_of))
     names: dict[str, str] = {}
     if by == "provider":
         names = services.provider_names(session, [r.group for r in rows])
@@ -50,7 +52,7 @@ def timeliness() -> str:
              bar_chart([(r.group, r.answered_share) for r in rows], title="Answered within 2 business days",
                        value_format="{:.0%}", top=1)),
         ]
-    ages = services.aging(session, as_of)
+    ages = cached(session, ("aging", as_of), lambda: services.aging(session, as_of))
     aging_chart = bar_chart(ages, title="Referrals waiting for a provider, by business days since receipt",
                             highlight=[label not in ("0–5", "6–10") for label, _ in ages])
     return render_template("reports/timeliness.html", rows=rows, by=by, start=start, end=end, names=names,

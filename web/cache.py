@@ -1,0 +1,77 @@
+"""A read cache for the dashboard's dearest pages: a result is kept while the data it read is unchanged.
+
+The equity, utilization, referral and timeliness reports read every referral of their period
+(100,000 referrals: seconds of SQL); compliance opens them, switches tables and pages, downloads the
+CSV files, while the data stay the same. Each result is kept under its arguments and the token of
+:func:`csmatch.dataversion.data_version`, which triggers move on every write to any table but the
+audit log: a cached result is never older than the data the request would read. A request that
+gets no token (its transaction has written, a writer is in flight) computes afresh and keeps
+nothing; so does a result whose token moved while it was computed.
+
+Results are shared between requests: callers must not change them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+from flask import Flask, current_app
+from sqlalchemy.orm import Session
+
+from csmatch.dataversion import data_version
+
+__all__ = ["ReadCache", "cached", "init_app"]
+
+T = TypeVar("T")
+_EXTENSION = "csmatch.read_cache"
+
+
+class ReadCache:
+    """The ``size`` most recently used results, each under (data version, key). Thread-safe."""
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[Hashable, Hashable], Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get_or_compute(self, session: Session, key: Hashable, compute: Callable[[], T]) -> T:
+        """Return the kept result of ``compute`` for ``key`` at the session's data version, computing it when
+        there is none."""
+        version = data_version(session)
+        if version is None:
+            return compute()
+        with self._lock:
+            if (version, key) in self._entries:
+                self._entries.move_to_end((version, key))
+                self.hits += 1
+                return self._entries[(version, key)]
+            self.misses += 1
+        value = compute()
+        if data_version(session) == version:  # nothing committed meanwhile (PostgreSQL reads each statement anew)
+            with self._lock:
+                self._entries[(version, key)] = value
+                while len(self._entries) > self.size:
+                    self._entries.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def init_app(app: Flask) -> None:
+    """One cache per app (``READ_CACHE_SIZE`` results; 0 turns it off)."""
+    app.extensions[_EXTENSION] = ReadCache(int(app.config.get("READ_CACHE_SIZE", 32)))
+
+
+def cached(session: Session, key: Hashable, compute: Callable[[], T]) -> T:
+    """:meth:`ReadCache.get_or_compute` on the app's cache (computes every time when it is off)."""
+    cache: ReadCache | None = current_app.extensions.get(_EXTENSION)
+    if cache is None or cache.size <= 0:
+        return compute()
+    return cache.get_or_compute(session, key, compute)
