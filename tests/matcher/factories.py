@@ -47,46 +47,8 @@ def data(referrals: list[ReferralDemand], sites: list[ServiceSite], contracts: A
 
 def brute_force(p: Problem) -> tuple[int, int]:
     """Return ``(placed, objective)`` of the lexicographic optimum by enumerating every plan."""
-    options: list[list[int]] = []
-    for r in range(p.n_referrals):
-        arcs = p.arcs_of(r).tolist()
-        if p.referral_locked[r]:
-            options.append([a for a in arcs if p.arc_site[a] == p.referral_current[r]])
-        else:
-            options.append([-1, *arcs])
-    best: tuple[int, int] | None = None
-    locked_site = np.zeros(p.n_sites, dtype=np.int64)
-    locked_contract = np.zeros(len(p.contract_ids), dtype=np.int64)
-    for r in np.flatnonzero(p.referral_locked).tolist():
-        (a,) = options[r]
-        locked_site[p.arc_site[a]] += p.arc_units[a]
-        if p.site_contract[p.arc_site[a]] >= 0:
-            locked_contract[p.site_contract[p.arc_site[a]]] += p.arc_units[a]
-    site_left = np.where(p.site_capacity == NO_LIMIT, 10**9, np.maximum(p.site_capacity - locked_site, 0))
-    contract_left = np.maximum(p.contract_capacity - locked_contract, 0)
-    for plan in itertools.product(*options):
-        site_use = np.zeros(p.n_sites, dtype=np.int64)
-        contract_use = np.zeros(len(p.contract_ids), dtype=np.int64)
-        placed, cost = 0, 0
-        for r, a in enumerate(plan):
-            if a < 0:
-                cost += int(p.referral_penalty[r])
-                continue
-            placed += 1
-            cost += int(p.arc_cost[a])
-            if p.referral_locked[r]:
-                continue
-            s = p.arc_site[a]
-            site_use[s] += p.arc_units[a]
-            if p.site_contract[s] >= 0:
-                contract_use[p.site_contract[s]] += p.arc_units[a]
-        if (site_use > site_left).any() or (contract_use > contract_left).any():
-            continue
-        key = (-placed, cost)
-        if best is None or key < best:
-            best = key
-    assert best is not None
-    return -best[0], best[1]
+    placed, cost = min(plan_values(p), key=lambda v: (-v[0], v[1]))
+    return placed, cost
 
 
 def random_problem(rng: random.Random, *, unit: bool, referrals: int = 6, sites: int = 3) -> Problem:
