@@ -12,6 +12,7 @@ import functools
 import itertools
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -110,6 +111,23 @@ def web_password_hash() -> str:
     from accounts.services import hash_password
 
     return hash_password(WEB_PASSWORD)
+
+
+def generated_plan(base: Path, *, referrals: int, providers: int, today: dt.date) -> tuple[str, Engine]:
+    """A generated roster (seed 2026) loaded into a migrated SQLite file under ``base``: its URL and an engine."""
+    from csmatch.seed import sync_services
+    from exchange.roster import load_roster
+    from fixtures.generate import generate
+
+    generate(base / "roster", referrals=referrals, providers=providers, seed=2026)
+    url = f"sqlite:///{base / 'plan.sqlite'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        sync_services(session)
+        load_roster(session, base / "roster", today=today)
+        session.commit()
+    return url, engine
 
 
 def make_user(session: Session, role: str, *, provider_id: str | None = None, email: str | None = None,

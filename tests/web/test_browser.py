@@ -20,10 +20,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from csmatch import migrate
 from csmatch.db import make_engine
-from csmatch.seed import sync_services
-from tests.conftest import WEB_PASSWORD, make_user
+from tests.conftest import WEB_PASSWORD, generated_plan, make_user
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -41,17 +39,8 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def database(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A small generated roster (300 referrals, 15 providers) in a migrated SQLite file."""
-    from exchange.roster import load_roster
-    from fixtures.generate import generate
-
-    base = tmp_path_factory.mktemp("browser")
-    generate(base / "roster", referrals=300, providers=15, seed=2026)
-    url = f"sqlite:///{base / 'story.sqlite'}"
-    migrate.upgrade(url)
-    engine = make_engine(url)
+    url, engine = generated_plan(tmp_path_factory.mktemp("browser"), referrals=300, providers=15, today=TODAY)
     with Session(engine) as session:
-        sync_services(session)
-        load_roster(session, base / "roster", today=TODAY)
         make_user(session, "coordinator", email="lead@plan.example.org")
         session.commit()
     engine.dispose()

@@ -496,22 +496,11 @@ SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "equ
 def solved_plan(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A generated roster (1,500 referrals, 25 providers) in a migrated SQLite file, solved once on
     2026-11-25 by the matcher: whatever disparities the report finds are the matcher's own."""
-    from csmatch import migrate
-    from csmatch.db import make_engine
-    from csmatch.seed import sync_services
-    from exchange.roster import load_roster
-    from fixtures.generate import generate
     from placement.services import run_solver
-    from tests.conftest import WEB_TODAY, make_user
+    from tests.conftest import WEB_TODAY, generated_plan, make_user
 
-    base = tmp_path_factory.mktemp("equity")
-    generate(base / "roster", referrals=1500, providers=25, seed=2026)
-    url = f"sqlite:///{base / 'equity.sqlite'}"
-    migrate.upgrade(url)
-    engine = make_engine(url)
+    url, engine = generated_plan(tmp_path_factory.mktemp("equity"), referrals=1500, providers=25, today=WEB_TODAY)
     with Session(engine) as session:
-        sync_services(session)
-        load_roster(session, base / "roster", today=WEB_TODAY)
         run_solver(session, on_date=WEB_TODAY, actor="lead@plan.example.org", trigger=RunTrigger.MANUAL)
         make_user(session, "compliance", email="compliance@plan.example.org")
         session.commit()
