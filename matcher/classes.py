@@ -29,6 +29,11 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+def _is_identity(order: IntArray) -> bool:
+    """Whether a permutation leaves every position where it is (the builder's arcs come sorted)."""
+    return order.size == 0 or (int(order[-1]) == order.size - 1 and bool((order[1:] > order[:-1]).all()))
+
+
 def _by_referral_site(arc_referral: IntArray, arc_site: IntArray) -> IntArray:
     """The order sorting arcs by (referral, site): (referral, site) keys are unique, so any sort is
     stable, and the builder's arcs usually come sorted already (then this is one pass)."""
@@ -50,7 +55,7 @@ def referral_classes(arc_referral: IntArray, arc_site: IntArray, arc_cost: IntAr
     order = _by_referral_site(arc_referral, arc_site)
     # (Memory: every temporary here is one value per arc, tens of millions at state scale; sorted
     # input is used as it is, and each temporary is dropped as soon as it has served.)
-    in_order = bool(order.size) and bool(order[-1] == order.size - 1) and bool((order[1:] > order[:-1]).all())
+    in_order = _is_identity(order)
     referral = arc_referral if in_order else arc_referral[order]
     site, cost = (arc_site, arc_cost) if in_order else (arc_site[order], arc_cost[order])
     start = np.flatnonzero(np.r_[True, referral[1:] != referral[:-1]])
@@ -115,9 +120,7 @@ class Classes:
 
     def counts(self, used: IntArray) -> tuple[IntArray, IntArray]:
         """A plan by arc positions (into the original arcs) as counts: per class arc, per level."""
-        in_order = self.order.size == 0 or (int(self.order[-1]) == self.order.size - 1
-                                            and bool((self.order[1:] > self.order[:-1]).all()))
-        if in_order:
+        if _is_identity(self.order):
             sorted_pos = np.asarray(used, dtype=np.int64)
         else:  # the inverse permutation, looked up only where used
             where = np.empty(self.order.size, dtype=np.int64)

@@ -119,11 +119,7 @@ def _unplaced(p: Problem, chosen: IntArray) -> tuple[Unplaced, ...]:
     referrals = np.flatnonzero(chosen < 0)
     if referrals.size == 0:
         return ()
-    order, start = p.arcs_by_referral
-    counts = start[referrals + 1] - start[referrals]
-    offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-    arcs = order[np.repeat(start[referrals], counts) + offsets]
-    referral = np.repeat(referrals, counts)
+    arcs, referral = p.arcs_of_referrals(referrals)
     miles = np.nan_to_num(p.arc_miles[arcs], nan=np.inf)
     ranked = np.lexsort((p.arc_site[arcs], p.arc_cost[arcs], miles, referral))
     arcs, referral = arcs[ranked], referral[ranked]

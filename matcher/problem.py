@@ -184,6 +184,13 @@ class Problem:
         start = np.searchsorted(self.arc_referral[order], np.arange(self.n_referrals + 1))
         return order, start
 
+    def arcs_of_referrals(self, referrals: IntArray) -> tuple[IntArray, IntArray]:
+        """The arcs of several referrals at once, and the referral of each (in the order given)."""
+        order, start = self.arcs_by_referral
+        counts = start[referrals + 1] - start[referrals]
+        offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        return order[np.repeat(start[referrals], counts) + offsets], np.repeat(referrals, counts)
+
     def arcs_of(self, referral: int) -> IntArray:
         """Return the arc indices of one referral."""
         order, start = self.arcs_by_referral

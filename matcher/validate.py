@@ -156,11 +156,7 @@ def validate(solution: Solution, problem: Problem, data: MatchData | None = None
         if p.referral_block[r] is not None and u.reason != p.referral_block[r]:
             raise ValidationError(f"referral {u.referral_id!r} is unplaced for {u.reason}, not {p.referral_block[r]}")
     # Every arc of every unplaced referral at once (tens of thousands of members, millions of arcs).
-    order, start = p.arcs_by_referral
-    rows = np.array(unplaced_rows, dtype=np.int64)
-    counts = start[rows + 1] - start[rows]
-    arcs = order[np.repeat(start[rows], counts) + np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts,
-                                                                                           counts)]
+    arcs, owner = p.arcs_of_referrals(np.array(unplaced_rows, dtype=np.int64))
     site_room_left = np.array([site_left[s] for s in range(p.n_sites)], dtype=np.int64)
     contract_room_left = np.array([contract_left[c] for c in range(len(p.contract_ids))], dtype=np.int64)
     sites, units = p.arc_site[arcs], p.arc_units[arcs]
@@ -170,7 +166,7 @@ def validate(solution: Solution, problem: Problem, data: MatchData | None = None
     room &= ~p.site_reported_full[sites]
     if room.any():
         i = int(np.argmax(room))
-        raise ValidationError(f"referral {p.referral_ids[int(np.repeat(rows, counts)[i])]!r} is unplaced but site "
+        raise ValidationError(f"referral {p.referral_ids[int(owner[i])]!r} is unplaced but site "
                               f"{p.site_ids[int(sites[i])]!r} has room")
     if objective != solution.objective:
         raise ValidationError(f"objective is {solution.objective}, recomputed {objective}")
