@@ -157,8 +157,9 @@ def measure_nightly_run(url: str, days_after: int, workdir: Path) -> dict[str, A
     from sqlalchemy.orm import Session
 
     from csmatch.db import make_engine
-    from placement.rebalance import rebalance
+    from placement.rebalance import rebalance, release_big_blocks_when_freed
 
+    release_big_blocks_when_freed()  # as ``csmatch rebalance`` does
     _warm_up()
     engine = make_engine(url)
     t = time.perf_counter()

@@ -21,12 +21,18 @@ __all__ = ["Classes", "Hubs", "build_classes", "build_hubs", "pair_hub_flows", "
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser, element-wise on uint64 (wrapping)."""
-    z = x.astype(np.uint64)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
+def _mix(z: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser, element-wise on uint64 (wrapping), *in place*: ``z`` is overwritten
+    and returned. (One value per arc at state scale: one temporary, not a new array per step.)"""
+    assert z.dtype == np.uint64
+    t = np.empty_like(z)
+    for shift, multiplier in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
+        np.right_shift(z, np.uint64(shift), out=t)
+        z ^= t
+        z *= np.uint64(multiplier)
+    np.right_shift(z, np.uint64(31), out=t)
+    z ^= t
+    return z
 
 
 def _is_identity(order: IntArray) -> bool:
@@ -63,7 +69,10 @@ def referral_classes(arc_referral: IntArray, arc_site: IntArray, arc_cost: IntAr
     n_arcs = referral.size
     del referral
     with np.errstate(over="ignore"):
-        arc_hash = _mix(site.astype(np.uint64) * _GOLDEN + cost.astype(np.uint64))
+        arc_hash = site.astype(np.uint64)
+        arc_hash *= _GOLDEN
+        arc_hash += cost.astype(np.uint64)
+        _mix(arc_hash)
         signature = np.add.reduceat(arc_hash, start) if n_arcs else np.zeros(0, np.uint64)
         del arc_hash
         signature = _mix(signature ^ count.astype(np.uint64))

@@ -71,6 +71,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from ortools.graph.python import min_cost_flow
 
 from matcher.assign import AssignmentResult, kept_plan, solve_assignment
@@ -366,7 +367,7 @@ def solve_relaxed(
     count_cost, _, _ = lp.solve(0, per_member // d.level_units)
     placed_bound = min(placed_bound, n - -(-count_cost // per_member))
     # Round: whole members keep their site; repair the rest on what is left.
-    hint = np.ones(arc_referral.size, dtype=np.int64)
+    hint = np.ones(arc_referral.size, dtype=np.int8)  # a rank per arc: one byte, not eight, at state scale
     if current_site is not None:  # the repair's warm start: the current site first
         hint[current_site[arc_referral] == arc_site] = 0
 
@@ -452,7 +453,7 @@ def _round(c: Classes, x: IntArray, out_units: IntArray, level_units: IntArray) 
 def _repair(
     d: _Instance, x: IntArray, y: IntArray, site_room: IntArray, contract_room: IntArray,
     arc_referral: IntArray, arc_site: IntArray, arc_cost: IntArray, arc_units: IntArray, penalty: IntArray,
-    site_left: IntArray, site_contract: IntArray, contract_left: IntArray, hint: IntArray, deadline: float,
+    site_left: IntArray, site_contract: IntArray, contract_left: IntArray, hint: npt.NDArray[np.int8], deadline: float,
     workers: int,
 ) -> None:
     """Place what the rounding left out; updates ``x``, ``y`` and the rooms in place.
@@ -480,7 +481,7 @@ def _repair(
         part = solve_assignment(arc_referral[candidate], arc_site[candidate], arc_cost[candidate],
                                 arc_units[candidate], penalty, left_site, site_contract, left_contract,
                                 time_limit=max(0.05, deadline - time.perf_counter()), workers=workers,
-                                hint_rank=hint[candidate])
+                                hint_rank=hint[candidate].astype(np.int64))
         add_x, add_y = c.counts(candidate[part.chosen])
         x += add_x
         y += add_y

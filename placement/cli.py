@@ -70,8 +70,9 @@ def rebalance_command(obj: CliContext, dry_run: bool, on_date: dt.datetime | Non
     import sys
     import time
 
-    from placement.rebalance import RebalanceRunning, rebalance, write_run_report
+    from placement.rebalance import RebalanceRunning, rebalance, release_big_blocks_when_freed, write_run_report
 
+    release_big_blocks_when_freed()  # a statewide run's solver temporaries: see its docstring
     day = on_date.date() if on_date else dt.date.today()
     started = time.perf_counter()
     stages = ["locked", "solving", "written" if not dry_run else "diff ready"]

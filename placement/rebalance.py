@@ -8,6 +8,7 @@ database) and the second is refused with a clear message instead of waiting.
 from __future__ import annotations
 
 import csv
+import ctypes
 import datetime as dt
 import fcntl
 import html
@@ -22,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from placement.models import RunTrigger
-from placement.services import RunOutcome, run_solver
+from placement.services import RunOutcome, solve_open_referrals, write_outcome
 
 # Any 64-bit constant, the same in every process: "csmatch rebalance".
 ADVISORY_LOCK_KEY = 0x63736D6174636872
@@ -30,6 +31,28 @@ ADVISORY_LOCK_KEY = 0x63736D6174636872
 
 #: SQLite page cache for a rebalance, as PRAGMA cache_size takes it (negative: KiB).
 REBALANCE_CACHE_KIB = -256 * 1024
+
+
+#: glibc's ``mallopt`` parameter for the mmap threshold (``M_MMAP_THRESHOLD`` in malloc.h).
+_M_MMAP_THRESHOLD = -3
+#: Blocks from this size up get a mapping of their own, returned to the OS as soon as they are freed.
+RELEASE_FROM_BYTES = 1 << 20
+
+
+def release_big_blocks_when_freed() -> bool:
+    """Have glibc map every block of :data:`RELEASE_FROM_BYTES` or more on its own (the nightly
+    process only; it is process-wide). Returns whether the setting took (False off glibc).
+
+    By default glibc raises that threshold each time it frees a big block, up to 32 MB, so the
+    solver's mid-sized arrays for one service land in the heap, where a live block above them
+    keeps the freed pages resident while the next service is built: the statewide run's peak
+    varied by 700 MB from run to run. A threshold set by hand is never raised.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError):  # pragma: no cover - not glibc
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, RELEASE_FROM_BYTES))
 
 
 class RebalanceRunning(RuntimeError):
@@ -76,21 +99,28 @@ def rebalance_lock(session: Session) -> Iterator[None]:
 
 
 @contextmanager
-def _pages_read_not_mapped(session: Session) -> Iterator[None]:
+def _sqlite_pages_for_run(session: Session) -> Iterator[Callable[[], None]]:
     """On SQLite, read the file page by page for this run instead of through the memory map the
     dashboard uses: a statewide run reads most of the file once, and every mapped page it touched
-    would stay in the process's resident memory (hundreds of MB) for the whole solve."""
+    would stay in the process's resident memory (hundreds of MB) for the whole solve.
+
+    The page cache keeps its small default while the plan is read and solved (the read touches
+    every page, and a big cache would hold them all through the solve: 250 MB at state scale);
+    the function yielded grows it to :data:`REBALANCE_CACHE_KIB` for the write's index updates.
+    Both settings are restored at the end.
+    """
     if session.get_bind().dialect.name != "sqlite":
-        yield
+        yield lambda: None
         return
     cache = session.execute(sa.text("PRAGMA cache_size")).scalar_one()
     mapped = session.execute(sa.text("PRAGMA mmap_size")).scalar_one()
     session.execute(sa.text("PRAGMA mmap_size=0"))
-    # ... with a page cache big enough for the write's index updates (KiB when negative; a cache
-    # grows only as pages are read, and the write comes after the solve has freed its memory).
-    session.execute(sa.text(f"PRAGMA cache_size={REBALANCE_CACHE_KIB}"))
+
+    def for_write() -> None:
+        session.execute(sa.text(f"PRAGMA cache_size={REBALANCE_CACHE_KIB}"))
+
     try:
-        yield
+        yield for_write
     finally:
         session.execute(sa.text(f"PRAGMA cache_size={int(cache)}"))
         session.execute(sa.text(f"PRAGMA mmap_size={int(mapped)}"))
@@ -105,10 +135,15 @@ def rebalance(
     progress: Callable[[str], None] = lambda stage: None,
 ) -> RunOutcome:
     """Re-solve every open, not-yet-accepted referral with the stable re-solve (7003 VI.E.5)."""
-    with rebalance_lock(session), _pages_read_not_mapped(session):
+    with rebalance_lock(session), _sqlite_pages_for_run(session) as for_write:
         progress("solving")
-        outcome = run_solver(session, on_date=on_date, actor=actor, trigger=RunTrigger.NIGHTLY, dry_run=dry_run)
-        progress("written" if not dry_run else "diff ready")
+        outcome = solve_open_referrals(session, on_date=on_date, lock=not dry_run)
+        if dry_run:
+            progress("diff ready")
+            return outcome
+        for_write()
+        write_outcome(session, outcome, actor=actor, trigger=RunTrigger.NIGHTLY)
+        progress("written")
         pause_point("after-write")
         return outcome
 

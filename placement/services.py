@@ -75,6 +75,7 @@ class RunOutcome:
     run_id: int | None
     solution: Solution
     snapshot: Snapshot
+    scope: Scope = field(default_factory=Scope)
     changes: list[Change] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -199,12 +200,34 @@ def run_solver(
     provider unless moving them places more members or better (the stable re-solve). Unplaced
     referrals are recorded with their reason: never queued at a full provider (7003 VI.E.5).
     """
+    outcome = solve_open_referrals(session, on_date=on_date, scope=scope, lock=not dry_run,
+                                   eligibility=eligibility, time_limit=time_limit, workers=workers)
+    if not dry_run:
+        write_outcome(session, outcome, actor=actor, trigger=trigger, trigger_ref=trigger_ref)
+    return outcome
+
+
+def solve_open_referrals(
+    session: Session,
+    *,
+    on_date: dt.date,
+    scope: Scope | None = None,
+    lock: bool = True,
+    eligibility: EligibilityCheck | None = None,
+    time_limit: float = 30.0,
+    workers: int | None = None,
+) -> RunOutcome:
+    """The first half of :func:`run_solver`: lock (when it will write), read, solve and diff.
+
+    Nothing is written; :func:`write_outcome` writes the outcome in the same transaction (the
+    contract locks taken here hold until it ends).
+    """
     scope = scope or Scope()
     if eligibility is None:
         eligibility = _default_eligibility()
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    if not dry_run:
+    if lock:
         lock_contracts(session, scope)
     snapshot = load_snapshot(session, on_date, scope=scope, eligibility=eligibility)
     seconds["load"] = time.perf_counter() - t0
@@ -213,14 +236,8 @@ def run_solver(
     # matcher's independent validator: never write an answer that breaks a hard rule.
     solution = solve_by_service(snapshot.data, time_limit=time_limit, workers=workers, check=True)
     seconds["solve"] = time.perf_counter() - t1
-    changes = _diff(snapshot, solution)
-    outcome = RunOutcome(run_id=None, solution=solution, snapshot=snapshot, changes=changes, seconds=seconds)
-    if dry_run:
-        return outcome
-    t2 = time.perf_counter()
-    _write(session, outcome, actor=actor, trigger=trigger, trigger_ref=trigger_ref, scope=scope)
-    seconds["write"] = time.perf_counter() - t2
-    return outcome
+    return RunOutcome(run_id=None, solution=solution, snapshot=snapshot, scope=scope,
+                      changes=_diff(snapshot, solution), seconds=seconds)
 
 
 def _default_eligibility() -> EligibilityCheck | None:
@@ -258,11 +275,20 @@ def _diff(snapshot: Snapshot, solution: Solution) -> list[Change]:
     return changes
 
 
+def write_outcome(
+    session: Session, outcome: RunOutcome, *, actor: str, trigger: RunTrigger, trigger_ref: str | None = None,
+) -> None:
+    """Write a solved outcome back: the run, new assignments, superseded ones, statuses and their
+    history, unplaced records and the providers' notifications (the second half of :func:`run_solver`)."""
+    started = time.perf_counter()
+    _write(session, outcome, actor=actor, trigger=trigger, trigger_ref=trigger_ref)
+    outcome.seconds["write"] = time.perf_counter() - started
+
+
 def _write(
     session: Session, outcome: RunOutcome, *, actor: str, trigger: RunTrigger, trigger_ref: str | None,
-    scope: Scope,
 ) -> None:
-    snapshot, solution = outcome.snapshot, outcome.solution
+    snapshot, solution, scope = outcome.snapshot, outcome.solution, outcome.scope
     now = utcnow()
     summary = outcome.summary
     run = SolverRun(

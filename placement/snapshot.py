@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -326,15 +327,16 @@ def load_snapshot(
         prior[(mid, skey)].add(pid)
 
     ineligible = eligibility(session, rows, on_date) if eligibility else {}
-    pool_ids = {s.site_id for s in service_sites}
     standards: dict[str, float | None] = {}
     demands: list[ReferralDemand] = []
     waits: dict[dt.date, int] = {}
+    # One object for each repeated value, not one per referral (a quarter of a million at state
+    # scale): the pool keys, counties, services, and the empty sets most referrals have.
+    pool_of = {(s.contract_id, split_pool_key(s.site_id)[1]): s.site_id for s in service_sites}
+    nobody: frozenset[str] = frozenset()
     for referral, member in rows:
         held = current.get(referral.id)
-        current_site: str | None = pool_key(held.contract_id, held.site_id) if held is not None else None
-        if current_site not in pool_ids:
-            current_site = None
+        current_site = pool_of.get((held.contract_id, held.site_id)) if held is not None else None
         if member.county not in standards:
             try:
                 standards[member.county] = travel_standard(member.county).miles
@@ -349,13 +351,13 @@ def load_snapshot(
             waits[referral.received_date] = waited
         gate = ineligible.get(referral.id)
         demands.append(ReferralDemand(
-            referral_id=referral.id, service=referral.service_key, units=referral.units_needed,
-            county=member.county, latitude=member.latitude, longitude=member.longitude,
+            referral_id=referral.id, service=sys.intern(referral.service_key), units=referral.units_needed,
+            county=sys.intern(member.county), latitude=member.latitude, longitude=member.longitude,
             required_language=member.required_language, languages=member.spoken_languages,
             cultural_preferences=member.cultural_preferences,
             preferred_providers=tuple(dict.fromkeys(preferences.get(referral.id, ()))),
-            excluded_providers=frozenset(exclusions.get(referral.id, ())),
-            prior_providers=frozenset(prior.get((member.id, referral.service_key), ())),
+            excluded_providers=frozenset(exclusions[referral.id]) if referral.id in exclusions else nobody,
+            prior_providers=frozenset(prior[key]) if (key := (member.id, referral.service_key)) in prior else nobody,
             post_discharge=referral.discharge_date is not None and referral.discharge_date <= on_date,
             business_days_waited=waited,
             ineligible_reason=gate[0] if gate else None,
