@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from matcher import ReferralDemand
 from matcher.partition import solve_by_service
 from matcher.reasons import UnplacedReason
 from matcher.solution import Assignment as Placement
-from matcher.solution import Solution, Unplaced
+from matcher.solution import CostTerms, Solution, Unplaced
 from matcher.weights import UNRANKED
 from placement.models import (
     ACTIVE_ASSIGNMENT_STATUSES,
@@ -147,8 +148,7 @@ def _reason_text(p: Placement, demand: ReferralDemand) -> dict[str, Any]:
     }
 
 
-def _terms(p: Placement) -> dict[str, Any]:
-    t = p.terms
+def _terms(t: CostTerms) -> dict[str, Any]:
     return {"preference": t.preference, "continuity": t.continuity, "fit": t.fit, "travel": t.travel,
             "stability": t.stability}
 
@@ -309,12 +309,14 @@ def _write(
     on_date = snapshot.on_date
 
     superseded: list[int] = []
-    new_rows: list[dict[str, Any]] = []
+    assignment_rows = _DriverRows(session, _table(Assignment), ASSIGNMENT_COLUMNS)
+    unplaced_table = _DriverRows(session, _table(UnplacedReferral), UNPLACED_COLUMNS)
+    new_rows: list[tuple[Any, ...]] = []
     moved_to: dict[ReferralStatus, list[str]] = defaultdict(list)  # new status -> referrals
     # History rows grouped by (step number, from, to, reason): a statewide run writes half a million
     # rows with a handful of distinct values besides the referral id.
     history: dict[tuple[int, ReferralStatus, ReferralStatus, str], list[str]] = defaultdict(list)
-    unplaced_rows: list[dict[str, Any]] = []
+    unplaced_rows: list[tuple[Any, ...]] = []
     withdrawn_sent: list[HeldAssignment] = []
     re_referred: list[tuple[str, str, str | None]] = []  # referral, new provider, provider it left
 
@@ -327,6 +329,12 @@ def _write(
             was = step
         moved_to[to].append(rid)
 
+    # The values every row shares, as the driver takes them; the few distinct texts made once each.
+    at, created_by, run_id = assignment_rows.value("created_at", now), actor, run.id
+    proposed, sent = (assignment_rows.value("status", s) for s in (AssignmentStatus.PROPOSED, AssignmentStatus.SENT))
+    sent_on = assignment_rows.value("sent_on", on_date)
+    reason_text = functools.cache(lambda prefix, why: f"solver run {run_id}: {prefix}{why}")
+    terms_json = functools.cache(lambda t: assignment_rows.value("cost_terms", _terms(t)))
     demands = {d.referral_id: d for d in snapshot.data.referrals}
     waitlists = waitlist_contracts(session, on_date)
     for change in outcome.changes:
@@ -345,24 +353,22 @@ def _write(
             # re-referred at once: sent to the newly chosen provider, which gets a notification.
             re_referral = snapshot.referral_status[rid] is ReferralStatus.DECLINED or (
                 current is not None and current.status is AssignmentStatus.SENT)
-            new_rows.append({
-                "referral_id": rid, "provider_id": p.provider_id, "site_id": site_id, "contract_id": contract_id,
-                "units": p.units, "solver_run_id": run.id,
-                "status": AssignmentStatus.SENT if re_referral else AssignmentStatus.PROPOSED,
-                "sent_on": on_date if re_referral else None,
-                "cost_terms": _terms(p), "reasons": _reason_text(p, demands[rid]) | {"why": change.reason},
-                "created_by": actor, "created_at": now,
-            })
+            new_rows.append((
+                rid, p.provider_id, site_id, contract_id, p.units, run_id, sent if re_referral else proposed,
+                sent_on if re_referral else None, terms_json(p.terms),
+                assignment_rows.value("reasons", _reason_text(p, demands[rid]) | {"why": change.reason}),
+                created_by, at,
+            ))
             if re_referral:
                 re_referred.append((rid, p.provider_id, current.provider_id if current else None))
-                move_status(rid, ReferralStatus.SENT, f"solver run {run.id}: re-referred: {change.reason}")
+                move_status(rid, ReferralStatus.SENT, reason_text("re-referred: ", change.reason))
             else:
-                move_status(rid, ReferralStatus.PROPOSED, f"solver run {run.id}: {change.reason}")
+                move_status(rid, ReferralStatus.PROPOSED, reason_text("", change.reason))
         else:
             u = unplaced[rid]
-            unplaced_rows.append({"referral_id": rid, "solver_run_id": run.id, "reason": str(u.reason),
-                                  "detail": _unplaced_detail(u, waitlists), "created_at": now})
-            move_status(rid, ReferralStatus.UNPLACED, f"solver run {run.id}: {u.reason.description}")
+            unplaced_rows.append((rid, run_id, str(u.reason),
+                                  unplaced_table.value("detail", _unplaced_detail(u, waitlists)), at))
+            move_status(rid, ReferralStatus.UNPLACED, reason_text("", u.reason.description))
 
     # Earlier unplaced records of the referrals in this solve are superseded by this run's answer.
     in_solve = [d.referral_id for d in snapshot.data.referrals]
@@ -373,8 +379,6 @@ def _write(
                    UnplacedReferral.solver_run_id != run.id)
             .values(resolved_at=now)
         )
-    # Core executemany on the tables (the ORM's bulk paths cost several times more per row, and an
-    # ORM insert sorted by parameter order falls back to one statement per row on SQLite).
     # One UPDATE per chunk of ids with the same new values, not one per row: a statewide run moves a
     # quarter of a million referrals to a handful of statuses.
     assignments, referrals = _table(Assignment), _table(Referral)
@@ -385,13 +389,13 @@ def _write(
         for chunk in _chunks(rids):
             session.execute(sa.update(referrals).where(referrals.c.id.in_(chunk)).values(status=status, updated_at=now))
     _insert_history(session, history, on_date=on_date, at=now, actor=actor)
-    if unplaced_rows:
-        session.execute(sa.insert(_table(UnplacedReferral)), unplaced_rows)
+    unplaced_table.insert(unplaced_rows)
+    assignment_rows.insert(new_rows)
     new_ids: dict[str, int] = {}
-    if new_rows:
-        table = _table(Assignment)
-        result = session.execute(sa.insert(table).returning(table.c.id, table.c.referral_id), new_rows)
-        new_ids = {rid: aid for aid, rid in result}
+    for chunk in _chunks([rid for rid, _, _ in re_referred]):
+        new_ids.update((rid, aid) for aid, rid in session.execute(
+            sa.select(assignments.c.id, assignments.c.referral_id)
+            .where(assignments.c.solver_run_id == run_id, assignments.c.referral_id.in_(chunk))))
     # Outbox: a provider that had the referral in hand hears it is withdrawn; a re-referral's new
     # provider hears of it at once; other proposals reach providers when the lead sends them.
     notes: list[dict[str, Any]] = [
@@ -435,6 +439,44 @@ def status_path(start: ReferralStatus, goal: ReferralStatus) -> tuple[ReferralSt
 
 def _table(model: type[Base]) -> sa.Table:
     return cast(sa.Table, model.__table__)
+
+
+#: The columns a run writes, in the order of the tuples :func:`_write` builds.
+ASSIGNMENT_COLUMNS = ("referral_id", "provider_id", "site_id", "contract_id", "units", "solver_run_id", "status",
+                      "sent_on", "cost_terms", "reasons", "created_by", "created_at")
+UNPLACED_COLUMNS = ("referral_id", "solver_run_id", "reason", "detail", "created_at")
+
+
+class _DriverRows:
+    """Rows inserted through the driver, many to a statement, each value made by its column's
+    bind processor (:meth:`value`): at state scale SQLAlchemy's per-row parameter handling cost more
+    than the insert (a quarter of a million rows, each with two JSON documents). Values shared by
+    every row are processed once by the caller."""
+
+    #: Parameters per statement, within SQLite's and PostgreSQL's limits (32,766 and 65,535).
+    PARAMETERS = 12_000
+
+    def __init__(self, session: Session, table: sa.Table, columns: tuple[str, ...]) -> None:
+        self.connection = session.connection()
+        dialect = self.connection.dialect
+        # the dialect's own implementation of each type (psycopg wraps JSON, SQLite formats datetimes)
+        self.processors = {name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns}
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        self.row_marks = f"({', '.join([mark] * len(columns))})"
+        names = ", ".join(dialect.identifier_preparer.quote(name) for name in columns)
+        self.head = f"INSERT INTO {table.name} ({names}) VALUES "
+        self.per_statement = max(1, self.PARAMETERS // len(columns))
+
+    def value(self, column: str, value: Any) -> Any:
+        process = self.processors[column]
+        return value if process is None or value is None else process(value)
+
+    def insert(self, rows: list[tuple[Any, ...]]) -> None:
+        full = self.head + ", ".join([self.row_marks] * self.per_statement)
+        for start in range(0, len(rows), self.per_statement):
+            batch = rows[start : start + self.per_statement]
+            sql = full if len(batch) == self.per_statement else self.head + ", ".join([self.row_marks] * len(batch))
+            self.connection.exec_driver_sql(sql, tuple(itertools.chain.from_iterable(batch)))
 
 
 def _insert_history(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -150,8 +151,6 @@ def test_each_assignment_explains_itself_in_words(db_session: Session) -> None:
 
 
 def test_an_override_needs_a_reason_and_still_obeys_the_rules(db_session: Session) -> None:
-    import pytest
-
     from placement.services import PlacementError, override_assignment
 
     _plan(db_session, capacities=(1, 1), referrals=1)
@@ -192,3 +191,31 @@ def test_nobody_waits_at_a_full_provider_without_the_plans_consent(db_session: S
     assert len(open_rows) == 2
     assert all(u.detail["waitlist_at"]["contract_id"] == contract.id for u in open_rows)
     assert all(u.reason == "ALL_IN_AREA_FULL" for u in open_rows)
+
+
+def test_a_run_writes_rows_the_models_read_back_whole(db_session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run's rows go to the driver in multi-row statements (``_DriverRows``): batches of two here,
+    so full and partial statements both run; every column reads back as the solver decided it."""
+    from placement import services
+
+    monkeypatch.setattr(services._DriverRows, "PARAMETERS", 2 * len(services.ASSIGNMENT_COLUMNS))
+    _plan(db_session, capacities=(2, 1), referrals=5)
+    outcome = run_solver(db_session, on_date=TODAY, actor="lead@plan.org", trigger=RunTrigger.MANUAL)
+    run = db_session.get(SolverRun, outcome.run_id)
+    assert run is not None
+    written = {a.referral_id: a for a in db_session.scalars(sa.select(Assignment))}
+    assert set(written) == {p.referral_id for p in outcome.solution.assignments} and len(written) == 3
+    for placement in outcome.solution.assignments:
+        row = written[placement.referral_id]
+        assert (row.provider_id, row.units, row.solver_run_id) == (placement.provider_id, placement.units, run.id)
+        assert row.site_id and placement.site_id.endswith(f"@{row.site_id}")
+        assert row.status is AssignmentStatus.PROPOSED and row.sent_on is None
+        assert row.cost_terms == {"preference": placement.terms.preference, "continuity": placement.terms.continuity,
+                                  "fit": placement.terms.fit, "travel": placement.terms.travel,
+                                  "stability": placement.terms.stability}
+        assert row.reasons["cost"] == placement.cost and row.reasons["why"] == "placed"
+        assert row.created_by == "lead@plan.org" and row.created_at == run.started_at
+    unplaced = db_session.scalars(sa.select(UnplacedReferral)).all()
+    assert sorted(u.referral_id for u in unplaced) == sorted(u.referral_id for u in outcome.solution.unplaced)
+    assert all(u.reason == "ALL_IN_AREA_FULL" and u.detail["reason"] == "ALL_IN_AREA_FULL"
+               and u.created_at == run.started_at and u.resolved_at is None for u in unplaced)
