@@ -88,9 +88,10 @@ def demo_command(obj: CliContext, host: str, port: int, no_serve: bool, roster: 
         click.echo(f"  {email:32s} {role}{f' ({provider_id})' if provider_id else ''}")
     if no_serve:
         return
-    from web import create_app
+    from web import create_app, freeze_startup_objects
 
     app = create_app({"DATABASE_URL": obj.url, "SESSION_COOKIE_SECURE": False})
+    freeze_startup_objects()
     click.echo(f"\nDashboard: http://{host}:{port}/  (Ctrl-C to stop)")
     app.run(host=host, port=port, debug=False, use_reloader=False)
 

@@ -159,17 +159,21 @@ def _capacity(session: Session, period: Period, by: str) -> pd.DataFrame:
     (``by="plan"``: per service).
 
     Plain rows, not contract objects: thousands of contracts, and only the few with a report in
-    effect need folding (:func:`capacity.ledger.capacity_state`).
+    effect need folding (:func:`capacity.ledger.capacity_state`). Read on the session's connection
+    (after a flush), as :func:`reports.common.read_frame` does: the ORM's per-row work is most of the
+    time otherwise.
     """
     in_period = sa.and_(Contract.effective_start <= period.end,
                         sa.or_(Contract.effective_end.is_(None), Contract.effective_end >= period.start))
-    contracts = session.execute(
+    session.flush()
+    connection = session.connection()
+    contracts = connection.execute(
         sa.select(Contract.id, Contract.provider_id, Contract.service_key, Contract.contracted_capacity,
                   Contract.effective_start, Contract.effective_end).where(in_period).order_by(Contract.id)
     ).all()
     ids = sa.select(Contract.id).where(in_period)
     reports: dict[str, list[_Report]] = defaultdict(list)
-    for contract_id, report_id, kind, change_date, new_capacity in session.execute(
+    for contract_id, report_id, kind, change_date, new_capacity in connection.execute(
         sa.select(CapacityReport.contract_id, CapacityReport.id, CapacityReport.kind, CapacityReport.change_date,
                   CapacityReport.new_capacity)
         .where(CapacityReport.contract_id.in_(ids), CapacityReport.kind.in_(STATE_KINDS),
@@ -179,7 +183,7 @@ def _capacity(session: Session, period: Period, by: str) -> pd.DataFrame:
     counties: dict[str, list[str]] = defaultdict(list)
     if by == "county":
         served = sa.select(ContractCounty.contract_id, ContractCounty.county).where(ContractCounty.contract_id.in_(ids))
-        for contract_id, county in session.execute(served):
+        for contract_id, county in connection.execute(served):
             counties[contract_id].append(county)
     totals: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
     for label, _first, last in period.months():

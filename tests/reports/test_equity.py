@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from geo.distance import haversine_miles
 from placement.models import Assignment, RunTrigger, SolverRun, UnplacedReferral
 from referrals.models import Member, MemberDemographics, Referral, ReferralSource
-from reports.equity import MEASURE_COLUMNS, _age_bands, _quantiles, equity_report, referral_outcomes
+from reports.equity import MEASURE_COLUMNS, _age_bands, _distinct, _quantiles, equity_report, referral_outcomes
 from reports.fourfifths import CHI_SQUARE, FISHER, GroupCount, compare_two
 from tests.factories import PLACES, ensure_service, make_contract, make_provider
 from tests.reports.conftest import Q4, SmallPlan
@@ -123,6 +123,19 @@ def test_group_quantiles_are_pandas_quantiles(seed: int) -> None:
     np.testing.assert_array_equal(median, expected[0.5])
     np.testing.assert_array_equal(p90, expected[0.9])
     np.testing.assert_array_equal(n, frame.count().reindex(range(45), fill_value=0).to_numpy())
+
+
+@pytest.mark.parametrize(("space", "size"), [(1, 0), (1, 50), (45, 3000), (2_000, 50_000), (10**9, 3000)])
+def test_distinct_group_codes_are_numpy_unique(space: int, size: int) -> None:
+    """Issue 5: counting the group codes instead of sorting them gives np.unique's keys and inverse,
+    for a small code space (counted) and a sparse one (sorted, as before)."""
+    rng = np.random.default_rng(space + size)
+    code = rng.integers(0, space, size).astype(np.int64)
+    keys, inverse = _distinct(code, space)
+    expected_keys, expected_inverse = np.unique(code, return_inverse=True)
+    np.testing.assert_array_equal(keys, expected_keys)
+    np.testing.assert_array_equal(inverse, expected_inverse.reshape(-1))
+    np.testing.assert_array_equal(keys[inverse], code)
 
 
 def test_unknown_dimension_is_refused(db_session: Session) -> None:

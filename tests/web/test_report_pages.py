@@ -19,17 +19,18 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from csmatch.models import AuditEvent
-from placement.models import Assignment, RunTrigger, SolverRun, UnplacedReferral
+from placement.models import Assignment, AssignmentStatus, RunTrigger, SolverRun, UnplacedReferral
 from providers.models import Provider
 from referrals.models import Member, MemberDemographics, Referral, ReferralSource
 from reports.cli import write_csv
 from reports.equity import FLAG_COLUMNS, MEASURE_COLUMNS, equity_report
 from reports.fourfifths import GroupCount, compare_two
 from reports.oversight import REFERRAL_COLUMNS, UTILIZATION_COLUMNS, referral_events, utilization
-from tests.conftest import AuthActions
+from tests.conftest import AuthActions, make_user
 from tests.factories import PLACES, ensure_service, make_contract, make_provider
 from tests.reports.conftest import Q4, SmallPlan, build_small_plan
 from web.charts import grouped_bar_chart, hbar_chart
@@ -370,6 +371,69 @@ def test_referrals_download_is_the_cli_file(client: FlaskClient, auth: AuthActio
     assert response.headers["Content-Disposition"] == 'attachment; filename="referrals_2026Q4.csv"'
     assert next(csv.reader(io.StringIO(response.text))) == list(REFERRAL_COLUMNS)
     assert response.text == _cli_file(tmp_path, referral_events(db_session, Q4), "referrals.csv")
+
+
+# --- downloads kept while the data stand ------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/reports/equity.csv", "/reports/equity_flags.csv?min_group_size=1",
+                                  "/reports/utilization.csv", "/reports/utilization.csv?by=provider",
+                                  "/reports/referrals.csv"])
+def test_a_download_is_kept_until_a_write_and_then_written_anew(committing_engine: Engine, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    """Issue 5: the second download of a file is the kept text (no report, no CSV writing); a committed
+    write retires it, and the next download is the file of the new data."""
+    import pandas as pd
+
+    from web import create_app
+
+    written: list[int] = []
+    to_csv = pd.DataFrame.to_csv
+
+    def counting_to_csv(frame: pd.DataFrame, *args: Any, **kwargs: Any) -> Any:
+        written.append(len(frame))
+        return to_csv(frame, *args, **kwargs)
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", counting_to_csv)
+
+    with Session(committing_engine) as s:
+        build_small_plan(s)
+        user_id = make_user(s, "compliance").id
+        s.commit()
+    app = create_app({"TESTING": True, "SECRET_KEY": "test", "TODAY": dt.date(2026, 12, 1),
+                      "SESSION_FACTORY": lambda: Session(committing_engine, expire_on_commit=False)})
+    cache = app.extensions["csmatch.read_cache"]
+    client = app.test_client()
+    AuthActions(client, Session(committing_engine)).as_user(type("U", (), {"id": user_id})())
+    url = path + ("&" if "?" in path else "?") + "quarter=2026Q4"
+
+    first = client.get(url).text
+    misses = cache.misses
+    assert client.get(url).text == first and cache.misses == misses and cache.hits > 0
+    assert len(written) == 1  # written once, served twice
+    with Session(committing_engine) as s:  # a referral received in the quarter and sent to P1 at once
+        member = s.scalars(sa.select(Member).order_by(Member.id)).first()
+        assert member is not None
+        s.add(Referral(id="R-NEW", member_id=member.id, service_key="HOUSING_NAV", source=ReferralSource.PCP,
+                       received_date=dt.date(2026, 12, 14)))
+        s.flush()
+        s.add(Assignment(referral_id="R-NEW", provider_id="P1", site_id="P1-S1", contract_id="C1", units=1,
+                         status=AssignmentStatus.SENT, sent_on=dt.date(2026, 12, 14),
+                         created_at=dt.datetime(2026, 12, 14, 17, tzinfo=dt.UTC)))
+        s.commit()
+    again = client.get(url).text
+    assert cache.misses > misses and again != first and len(written) == 2
+    with Session(committing_engine) as s:
+        name = {"/reports/equity.csv": "equity_measures", "/reports/equity_flags.csv": "equity_flags",
+                "/reports/utilization.csv": "utilization", "/reports/referrals.csv": "referrals"}[path.split("?")[0]]
+        if name == "equity_measures":
+            expected = equity_report(s, Q4).measures
+        elif name == "equity_flags":
+            expected = equity_report(s, Q4, min_group_size=1).flags_frame()
+        elif name == "utilization":
+            expected = utilization(s, Q4, by="provider" if "by=provider" in path else "county")
+        else:
+            expected = referral_events(s, Q4)
+        assert again == _cli_file(tmp_path, expected, f"{name}.csv")
 
 
 # --- arguments, audit, roles ---------------------------------------------------------------------

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -111,9 +111,19 @@ def _alpha(args: Mapping[str, str]) -> float:
     return value
 
 
-def _csv(frame: pd.DataFrame, name: str, period: Period) -> Response:
-    """``frame`` as a CSV download, written as ``csmatch report`` writes its files (:func:`reports.cli.write_csv`)."""
-    body = frame.to_csv(index=False, date_format="%Y-%m-%d", float_format="%.6g")
+def _csv_text(session: Session, key: Hashable, frame: Callable[[], pd.DataFrame]) -> tuple[str, int]:
+    """The CSV text of a report table, written as ``csmatch report`` writes its files
+    (:func:`reports.cli.write_csv`), and its row count; kept like the table itself (:mod:`web.cache`):
+    writing tens of thousands of rows as text costs more than reading the kept table."""
+    def write() -> tuple[str, int]:
+        table = frame()
+        return table.to_csv(index=False, date_format="%Y-%m-%d", float_format="%.6g"), len(table)
+
+    return cached(session, ("csv", key), write)
+
+
+def _csv(body: str, name: str, period: Period) -> Response:
+    """``body`` as the CSV download ``name`` of ``period``."""
     filename = f"{name}_{period.label.replace('..', '_to_')}.csv"
     return Response(body, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
@@ -180,8 +190,13 @@ class EquityTable:
     page: Page[dict[str, Any]] | None = None  # by provider: one page of the rows (thousands of providers)
 
 
+def _equity_options(args: Mapping[str, str]) -> tuple[int, float]:
+    """``?min_group_size=`` and ``?alpha=`` of the four-fifths review, or their defaults."""
+    return positive_int(args, "min_group_size", DEFAULT_MIN_GROUP_SIZE), _alpha(args)
+
+
 def _equity_report(session: Session, period: Period, args: Mapping[str, str]) -> EquityReport:
-    min_group_size, alpha = positive_int(args, "min_group_size", DEFAULT_MIN_GROUP_SIZE), _alpha(args)
+    min_group_size, alpha = _equity_options(args)
     return cached(session, ("equity", period, min_group_size, alpha),
                   lambda: equity_report(session, period, min_group_size=min_group_size, alpha=alpha))
 
@@ -299,15 +314,16 @@ def equity_flags_csv() -> Response:
 
 
 def _equity_download(name: str, table: Callable[[EquityReport], pd.DataFrame]) -> Response:
+    session = get_session()
     try:
         period = period_from_args(request.args, today())
-        report = _equity_report(get_session(), period, request.args)
+        body, rows = _csv_text(session, (name, period, *_equity_options(request.args)),
+                               lambda: table(_equity_report(session, period, request.args)))
     except (ArgError, CalendarRangeError) as exc:
         _bad_request(exc)
-    frame = table(report)
     audit("report.download", "report", "equity", period=period.label, file=f"{name}.csv",
-          reads="member_demographics", rows=len(frame))
-    return _csv(frame, name, period)
+          reads="member_demographics", rows=rows)
+    return _csv(body, name, period)
 
 
 # --- utilization ---------------------------------------------------------------------------------
@@ -388,9 +404,10 @@ def utilization_csv() -> Response:
     except ArgError as exc:
         _bad_request(exc)
     name = "utilization" if by == "county" else "utilization_by_provider"
-    frame = _utilization(get_session(), period, by)
-    audit("report.download", "report", "utilization", period=period.label, file=f"{name}.csv", rows=len(frame))
-    return _csv(frame, name, period)
+    session = get_session()
+    body, rows = _csv_text(session, (name, period), lambda: _utilization(session, period, by))
+    audit("report.download", "report", "utilization", period=period.label, file=f"{name}.csv", rows=rows)
+    return _csv(body, name, period)
 
 
 # --- referrals -----------------------------------------------------------------------------------
@@ -446,6 +463,7 @@ def referrals_csv() -> Response:
         period = period_from_args(request.args, today())
     except ArgError as exc:
         _bad_request(exc)
-    frame = _referral_events(get_session(), period)
-    audit("report.download", "report", "referrals", period=period.label, file="referrals.csv", rows=len(frame))
-    return _csv(frame, "referrals", period)
+    session = get_session()
+    body, rows = _csv_text(session, ("referrals", period), lambda: _referral_events(session, period))
+    audit("report.download", "report", "referrals", period=period.label, file="referrals.csv", rows=rows)
+    return _csv(body, "referrals", period)
