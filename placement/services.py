@@ -309,8 +309,8 @@ def _write(
     on_date = snapshot.on_date
 
     superseded: list[int] = []
-    assignment_rows = _DriverRows(session, _table(Assignment), ASSIGNMENT_COLUMNS)
-    unplaced_table = _DriverRows(session, _table(UnplacedReferral), UNPLACED_COLUMNS)
+    assignment_writer = _DriverRows(session, _table(Assignment), ASSIGNMENT_COLUMNS)
+    unplaced_writer = _DriverRows(session, _table(UnplacedReferral), UNPLACED_COLUMNS)
     new_rows: list[tuple[Any, ...]] = []
     moved_to: dict[ReferralStatus, list[str]] = defaultdict(list)  # new status -> referrals
     # History rows grouped by (step number, from, to, reason): a statewide run writes half a million
@@ -330,11 +330,11 @@ def _write(
         moved_to[to].append(rid)
 
     # The values every row shares, as the driver takes them; the few distinct texts made once each.
-    at, created_by, run_id = assignment_rows.value("created_at", now), actor, run.id
-    proposed, sent = (assignment_rows.value("status", s) for s in (AssignmentStatus.PROPOSED, AssignmentStatus.SENT))
-    sent_on = assignment_rows.value("sent_on", on_date)
+    at, created_by, run_id = assignment_writer.value("created_at", now), actor, run.id
+    proposed, sent = (assignment_writer.value("status", s) for s in (AssignmentStatus.PROPOSED, AssignmentStatus.SENT))
+    sent_on = assignment_writer.value("sent_on", on_date)
     reason_text = functools.cache(lambda prefix, why: f"solver run {run_id}: {prefix}{why}")
-    terms_json = functools.cache(lambda t: assignment_rows.value("cost_terms", _terms(t)))
+    terms_json = functools.cache(lambda t: assignment_writer.value("cost_terms", _terms(t)))
     demands = {d.referral_id: d for d in snapshot.data.referrals}
     waitlists = waitlist_contracts(session, on_date)
     for change in outcome.changes:
@@ -356,7 +356,7 @@ def _write(
             new_rows.append((
                 rid, p.provider_id, site_id, contract_id, p.units, run_id, sent if re_referral else proposed,
                 sent_on if re_referral else None, terms_json(p.terms),
-                assignment_rows.value("reasons", _reason_text(p, demands[rid]) | {"why": change.reason}),
+                assignment_writer.value("reasons", _reason_text(p, demands[rid]) | {"why": change.reason}),
                 created_by, at,
             ))
             if re_referral:
@@ -367,7 +367,7 @@ def _write(
         else:
             u = unplaced[rid]
             unplaced_rows.append((rid, run_id, str(u.reason),
-                                  unplaced_table.value("detail", _unplaced_detail(u, waitlists)), at))
+                                  unplaced_writer.value("detail", _unplaced_detail(u, waitlists)), at))
             move_status(rid, ReferralStatus.UNPLACED, reason_text("", u.reason.description))
 
     # Earlier unplaced records of the referrals in this solve are superseded by this run's answer.
@@ -389,8 +389,8 @@ def _write(
         for chunk in _chunks(rids):
             session.execute(sa.update(referrals).where(referrals.c.id.in_(chunk)).values(status=status, updated_at=now))
     _insert_history(session, history, on_date=on_date, at=now, actor=actor)
-    unplaced_table.insert(unplaced_rows)
-    assignment_rows.insert(new_rows)
+    unplaced_writer.insert(unplaced_rows)
+    assignment_writer.insert(new_rows)
     new_ids: dict[str, int] = {}
     for chunk in _chunks([rid for rid, _, _ in re_referred]):
         new_ids.update((rid, aid) for aid, rid in session.execute(
