@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from capacity.models import CapacityReport, CapacityReportKind, Contract, ContractCounty
@@ -372,22 +373,24 @@ def _write(
 
     # Earlier unplaced records of the referrals in this solve are superseded by this run's answer.
     in_solve = [d.referral_id for d in snapshot.data.referrals]
+    earlier = _table(UnplacedReferral)
     for chunk in _chunks(in_solve):
         session.execute(
-            sa.update(UnplacedReferral)
-            .where(UnplacedReferral.referral_id.in_(chunk), UnplacedReferral.resolved_at.is_(None),
-                   UnplacedReferral.solver_run_id != run.id)
+            sa.update(earlier)
+            .where(_among(session, earlier.c.referral_id, chunk), earlier.c.resolved_at.is_(None),
+                   earlier.c.solver_run_id != run.id)
             .values(resolved_at=now)
         )
     # One UPDATE per chunk of ids with the same new values, not one per row: a statewide run moves a
     # quarter of a million referrals to a handful of statuses.
     assignments, referrals = _table(Assignment), _table(Referral)
     for ids in _chunks(superseded):
-        session.execute(sa.update(assignments).where(assignments.c.id.in_(ids))
+        session.execute(sa.update(assignments).where(_among(session, assignments.c.id, ids))
                         .values(status=AssignmentStatus.SUPERSEDED, ended_at=now))
     for status, rids in moved_to.items():
         for chunk in _chunks(rids):
-            session.execute(sa.update(referrals).where(referrals.c.id.in_(chunk)).values(status=status, updated_at=now))
+            session.execute(sa.update(referrals).where(_among(session, referrals.c.id, chunk))
+                            .values(status=status, updated_at=now))
     _insert_history(session, history, on_date=on_date, at=now, actor=actor)
     unplaced_writer.insert(unplaced_rows)
     assignment_writer.insert(new_rows)
@@ -395,7 +398,7 @@ def _write(
     for chunk in _chunks([rid for rid, _, _ in re_referred]):
         new_ids.update((rid, aid) for aid, rid in session.execute(
             sa.select(assignments.c.id, assignments.c.referral_id)
-            .where(assignments.c.solver_run_id == run_id, assignments.c.referral_id.in_(chunk))))
+            .where(assignments.c.solver_run_id == run_id, _among(session, assignments.c.referral_id, chunk))))
     # Outbox: a provider that had the referral in hand hears it is withdrawn; a re-referral's new
     # provider hears of it at once; other proposals reach providers when the lead sends them.
     notes: list[dict[str, Any]] = [
@@ -465,13 +468,19 @@ class _DriverRows:
         self.row_marks = f"({', '.join([mark] * len(columns))})"
         names = ", ".join(dialect.identifier_preparer.quote(name) for name in columns)
         self.head = f"INSERT INTO {table.name} ({names}) VALUES "
-        self.per_statement = max(1, self.PARAMETERS // len(columns))
+        # SQLite: many rows to a statement. psycopg: one row a statement, sent together by its
+        # executemany (pipeline); it would parse a long statement's placeholders on every execute.
+        self.per_statement = max(1, self.PARAMETERS // len(columns)) if mark == "?" else 1
 
     def value(self, column: str, value: Any) -> Any:
         process = self.processors[column]
         return value if process is None or value is None else process(value)
 
     def insert(self, rows: list[tuple[Any, ...]]) -> None:
+        if self.per_statement == 1:
+            if rows:
+                self.connection.exec_driver_sql(self.head + self.row_marks, rows)
+            return
         full = self.head + ", ".join([self.row_marks] * self.per_statement)
         for start in range(0, len(rows), self.per_statement):
             batch = rows[start : start + self.per_statement]
@@ -494,8 +503,17 @@ def _insert_history(
                   (("from_status", was), ("to_status", step), ("on_date", on_date), ("at", at), ("actor", actor),
                    ("reason", reason))]
         for chunk in _chunks(sorted(rids)):
-            rows = sa.select(referrals.c.id, *values, sa.null().label("reason_code")).where(referrals.c.id.in_(chunk))
+            rows = (sa.select(referrals.c.id, *values, sa.null().label("reason_code"))
+                    .where(_among(session, referrals.c.id, chunk)))
             session.execute(sa.insert(changes).from_select(columns, rows))
+
+
+def _among(session: Session, column: sa.ColumnElement[Any], values: list[Any]) -> sa.ColumnElement[bool]:
+    """``column IN values`` for thousands of values: one array parameter on PostgreSQL (``= ANY``),
+    where a list of thousands of parameters cost more to render, send and plan than to run."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, values, type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)
 
 
 def _chunks(items: list[T], size: int = 5000) -> list[list[T]]:
