@@ -2,7 +2,8 @@
 
 Every write to a table other than the audit log moves a counter kept by triggers in the database
 itself, so no writer can forget it (the importer, the solver, a script, ``psql``). The audit log
-is left out: every page view appends to it, and no cached result reads it.
+is left out: every page view appends to it, and no cached result reads it; so are ``users`` and
+``api_tokens``, whose time of last use every sign-in and API request writes (migration 0005).
 
 * PostgreSQL: a sequence, advanced by a statement-level trigger on each table. A sequence takes
   no row lock, so writers never wait on one another for it (a counter row would serialise them,
@@ -27,14 +28,16 @@ from sqlalchemy.orm import Session
 
 from csmatch.db import CHANGES_AT_BEGIN
 
-__all__ = ["LOCK_KEY", "SEQUENCE", "TABLE", "UNTRACKED", "create_statements", "data_version", "drop_statements",
-           "include_name"]
+__all__ = ["LOCK_KEY", "SEQUENCE", "TABLE", "UNTRACKED", "create_statements", "create_trigger_statements",
+           "data_version", "drop_statements", "drop_trigger_statements", "include_name"]
 
 TABLE = "data_changes"  # SQLite: the counter row
 SEQUENCE = "data_changes_seq"  # PostgreSQL: the counter
 LOCK_KEY = 70030504  # PostgreSQL: the advisory lock writers hold (shared) until they commit
-# never counted: the append-only audit log, Alembic's bookkeeping and the counter itself
-UNTRACKED = frozenset({"audit_events", "alembic_version", TABLE})
+# never counted: the append-only audit log, Alembic's bookkeeping and the counter itself, and the
+# times of use that every sign-in and every API call write (no cached result reads users or tokens;
+# counting them let a script polling the API retire every kept report on each request)
+UNTRACKED = frozenset({"audit_events", "alembic_version", TABLE, "users", "api_tokens"})
 
 
 def include_name(name: str | None, type_: str, _parent_names: object) -> bool:
@@ -45,7 +48,7 @@ def include_name(name: str | None, type_: str, _parent_names: object) -> bool:
 def create_statements(dialect: str, tables: Iterable[str]) -> list[str]:
     """DDL for the counter and one trigger per table (three per table on SQLite)."""
     if dialect == "postgresql":
-        statements = [
+        counter = [
             f"CREATE SEQUENCE {SEQUENCE}",
             f"SELECT nextval('{SEQUENCE}')",
             f"""CREATE FUNCTION data_changed() RETURNS trigger AS $$
@@ -55,23 +58,37 @@ def create_statements(dialect: str, tables: Iterable[str]) -> list[str]:
                  RETURN NULL;
                END; $$ LANGUAGE plpgsql""",
         ]
-        return statements + [f"""CREATE TRIGGER {table}_data_changed
-                                 AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table}
-                                 FOR EACH STATEMENT EXECUTE FUNCTION data_changed()""" for table in tables]
-    statements = [f"CREATE TABLE {TABLE} (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)",
-                  f"INSERT INTO {TABLE} (id, version) VALUES (1, 0)"]
-    return statements + [f"""CREATE TRIGGER {table}_data_changed_{event.lower()} AFTER {event} ON {table}
-                             BEGIN UPDATE {TABLE} SET version = version + 1 WHERE id = 1; END"""
-                         for table in tables for event in ("INSERT", "UPDATE", "DELETE")]
+    else:
+        counter = [f"CREATE TABLE {TABLE} (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)",
+                   f"INSERT INTO {TABLE} (id, version) VALUES (1, 0)"]
+    return counter + create_trigger_statements(dialect, tables)
+
+
+def create_trigger_statements(dialect: str, tables: Iterable[str]) -> list[str]:
+    """DDL for the triggers alone, on tables of a database that has the counter."""
+    if dialect == "postgresql":
+        return [f"""CREATE TRIGGER {table}_data_changed
+                    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table}
+                    FOR EACH STATEMENT EXECUTE FUNCTION data_changed()""" for table in tables]
+    return [f"""CREATE TRIGGER {table}_data_changed_{event.lower()} AFTER {event} ON {table}
+                BEGIN UPDATE {TABLE} SET version = version + 1 WHERE id = 1; END"""
+            for table in tables for event in ("INSERT", "UPDATE", "DELETE")]
+
+
+def drop_trigger_statements(dialect: str, tables: Iterable[str]) -> list[str]:
+    """Undo :func:`create_trigger_statements`."""
+    if dialect == "postgresql":
+        return [f"DROP TRIGGER IF EXISTS {table}_data_changed ON {table}" for table in tables]
+    return [f"DROP TRIGGER IF EXISTS {table}_data_changed_{event.lower()}"
+            for table in tables for event in ("INSERT", "UPDATE", "DELETE")]
 
 
 def drop_statements(dialect: str, tables: Iterable[str]) -> list[str]:
     """Undo :func:`create_statements`."""
     if dialect == "postgresql":
-        return [f"DROP TRIGGER IF EXISTS {table}_data_changed ON {table}" for table in tables] + [
+        return drop_trigger_statements(dialect, tables) + [
             "DROP FUNCTION IF EXISTS data_changed()", f"DROP SEQUENCE IF EXISTS {SEQUENCE}"]
-    return [f"DROP TRIGGER IF EXISTS {table}_data_changed_{event.lower()}"
-            for table in tables for event in ("INSERT", "UPDATE", "DELETE")] + [f"DROP TABLE IF EXISTS {TABLE}"]
+    return drop_trigger_statements(dialect, tables) + [f"DROP TABLE IF EXISTS {TABLE}"]
 
 
 def data_version(session: Session) -> Hashable | None:

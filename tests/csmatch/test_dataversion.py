@@ -36,8 +36,31 @@ def _triggered_tables(engine: Engine) -> set[str]:
         return names
 
 
-def test_every_table_but_the_audit_log_moves_the_counter(engine: Engine) -> None:
+def test_every_table_but_the_audit_log_and_sign_ins_moves_the_counter(engine: Engine) -> None:
     assert _triggered_tables(engine) == set(metadata.tables) - UNTRACKED
+
+
+def test_sign_ins_and_api_calls_keep_the_version(committing_engine: Engine, provider_id: str) -> None:
+    """Migration 0005: each sign-in and each API request writes its time of use; no kept report reads
+    users or tokens, so neither retires them (a script polling the API would otherwise)."""
+    from accounts.services import authenticate, issue_token, user_for_token
+    from tests.conftest import WEB_PASSWORD, make_user
+
+    with Session(committing_engine) as session:
+        user = make_user(session, "coordinator", email="poller@plan.example.org")
+        _, plain = issue_token(session, user, "poller")
+        session.commit()
+    before = version_now(committing_engine)
+    assert before is not None
+    with Session(committing_engine) as session:
+        assert authenticate(session, "poller@plan.example.org", WEB_PASSWORD) is not None
+        assert user_for_token(session, plain) is not None
+        session.commit()
+    assert version_now(committing_engine) == before
+    with Session(committing_engine) as session:  # a change a report reads still moves it
+        session.execute(sa.update(Provider).where(Provider.id == provider_id).values(name="Renamed"))
+        session.commit()
+    assert version_now(committing_engine) != before
 
 
 def version_now(engine: Engine) -> object:
