@@ -4,9 +4,10 @@ The equity, utilization, referral and timeliness reports read every referral of 
 (100,000 referrals: seconds of SQL); compliance opens them, switches tables and pages, downloads the
 CSV files, while the data stay the same. Each result is kept under its arguments and the token of
 :func:`csmatch.dataversion.data_version`, which triggers move on every write to any table but the
-audit log and the sign-in tables (``users``, ``api_tokens``; no report reads them): a cached result is never older than the data the request would read. A request that
-gets no token (its transaction has written, a writer is in flight) computes afresh and keeps
-nothing; so does a result whose token moved while it was computed.
+audit log and the sign-in tables (``users``, ``api_tokens``; no report reads them): a cached
+result is never older than the data the request would read. A request that gets no token (its
+transaction has written, a writer is in flight) computes afresh and keeps nothing; so does a
+result whose token moved while it was computed.
 
 Results are shared between requests: callers must not change them.
 """
