@@ -451,12 +451,13 @@ UNPLACED_COLUMNS = ("referral_id", "solver_run_id", "reason", "detail", "created
 
 
 class _DriverRows:
-    """Rows inserted through the driver, many to a statement, each value made by its column's
-    bind processor (:meth:`value`): at state scale SQLAlchemy's per-row parameter handling cost more
-    than the insert (a quarter of a million rows, each with two JSON documents). Values shared by
-    every row are processed once by the caller."""
+    """Rows inserted through the driver in bulk, each value made by its column's bind processor
+    (:meth:`value`): at state scale SQLAlchemy's per-row parameter handling cost more than the
+    insert (a quarter of a million rows, each with two JSON documents). Values shared by every row
+    are processed once by the caller. PostgreSQL (psycopg) takes them by ``COPY``, SQLite in
+    multi-row ``INSERT`` statements."""
 
-    #: Parameters per statement, within SQLite's and PostgreSQL's limits (32,766 and 65,535).
+    #: Parameters per INSERT statement, within SQLite's limit (32,766).
     PARAMETERS = 12_000
 
     def __init__(self, session: Session, table: sa.Table, columns: tuple[str, ...]) -> None:
@@ -464,22 +465,23 @@ class _DriverRows:
         dialect = self.connection.dialect
         # the dialect's own implementation of each type (psycopg wraps JSON, SQLite formats datetimes)
         self.processors = {name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns}
+        names = ", ".join(dialect.identifier_preparer.quote(name) for name in columns)
+        self.copy = f"COPY {table.name} ({names}) FROM STDIN" if dialect.driver == "psycopg" else None
+        self.head = f"INSERT INTO {table.name} ({names}) VALUES "
         mark = "?" if dialect.paramstyle == "qmark" else "%s"
         self.row_marks = f"({', '.join([mark] * len(columns))})"
-        names = ", ".join(dialect.identifier_preparer.quote(name) for name in columns)
-        self.head = f"INSERT INTO {table.name} ({names}) VALUES "
-        # SQLite: many rows to a statement. psycopg: one row a statement, sent together by its
-        # executemany (pipeline); it would parse a long statement's placeholders on every execute.
-        self.per_statement = max(1, self.PARAMETERS // len(columns)) if mark == "?" else 1
+        self.per_statement = max(1, self.PARAMETERS // len(columns))
 
     def value(self, column: str, value: Any) -> Any:
         process = self.processors[column]
         return value if process is None or value is None else process(value)
 
     def insert(self, rows: list[tuple[Any, ...]]) -> None:
-        if self.per_statement == 1:
+        if self.copy is not None:
             if rows:
-                self.connection.exec_driver_sql(self.head + self.row_marks, rows)
+                with self.connection.connection.cursor().copy(self.copy) as copy:
+                    for row in rows:
+                        copy.write_row(row)
             return
         full = self.head + ", ".join([self.row_marks] * self.per_statement)
         for start in range(0, len(rows), self.per_statement):

@@ -195,8 +195,8 @@ def test_nobody_waits_at_a_full_provider_without_the_plans_consent(db_session: S
 
 def test_a_run_writes_rows_the_models_read_back_whole(db_session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
     """The run's rows go to the driver directly (``_DriverRows``): on SQLite in multi-row statements,
-    two rows each here, so full and partial statements both run; on PostgreSQL one row a statement
-    through executemany. Every column reads back as the solver decided it."""
+    two rows each here, so full and partial statements both run; on PostgreSQL by COPY. Every column
+    reads back as the solver decided it."""
     from placement import services
 
     monkeypatch.setattr(services._DriverRows, "PARAMETERS", 2 * len(services.ASSIGNMENT_COLUMNS))
