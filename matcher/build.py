@@ -106,7 +106,8 @@ def build_problem(data: MatchData) -> Problem:
                       dtype=np.int64)
     return Problem(
         referral_ids=tuple(r.referral_id for r in t.referrals),
-        referral_penalty=np.array([unplaced_penalty(int(v)) for v in levels], dtype=np.int64),
+        referral_penalty=np.array([unplaced_penalty(int(v), holds_proposal=bool(held))
+                                   for v, held in zip(levels, t.ref_current >= 0, strict=True)], dtype=np.int64),
         referral_units=np.array([r.units for r in t.referrals], dtype=np.int64),
         referral_current=t.ref_current,
         referral_locked=t.ref_accepted,

@@ -202,7 +202,8 @@ def _validate_rules(solution: Solution, data: MatchData) -> None:
             raise ValidationError(f"referral {a.referral_id!r} at {a.site_id!r}: terms {a.terms} != {terms}")
     for u in solution.unplaced:
         r = referrals[u.referral_id]
-        if u.penalty != unplaced_penalty(urgency_level(r.post_discharge, r.business_days_waited)):
+        if u.penalty != unplaced_penalty(urgency_level(r.post_discharge, r.business_days_waited),
+                                         holds_proposal=r.current_site is not None):
             raise ValidationError(f"referral {u.referral_id!r}: unplaced penalty {u.penalty} is not its urgency's")
         if r.ineligible_reason is not None and u.reason != r.ineligible_reason:
             raise ValidationError(f"referral {u.referral_id!r} is unplaced for {u.reason}, not {r.ineligible_reason}")

@@ -8,7 +8,10 @@ The objective is lexicographic, built in integers:
    count; the LP path (:mod:`matcher.relax`) prices a member far above any penalty or cost.
    :func:`placement_constant` is the single-objective alternative (a per-unplaced constant
    larger than everything else in a component), used by the monolithic baseline in ``bench/``;
-2. **urgency** (tier 1): an unplaced referral costs ``URGENCY_WEIGHT * (1 + urgency_level)``;
+2. **urgency** (tier 1): an unplaced referral costs ``URGENCY_WEIGHT * (1 + urgency_level)``, plus
+   the stability term when it holds a proposal (:data:`LEAVING_PROPOSAL`): leaving a proposal
+   costs that term whether the member moves or goes unplaced, so an equally urgent waiting member
+   never takes a proposal for nothing (the two would swap back and forth on every re-solve);
 3. on each arc, the tiers below, each weight larger than the largest possible sum of all the
    tiers under it (:data:`TIER_WEIGHTS`): preference rank, continuity, language/culture fit,
    travel miles, stability.
@@ -35,6 +38,7 @@ from typing import Final
 
 __all__ = [
     "MAX_ARC_COST",
+    "LEAVING_PROPOSAL",
     "MAX_URGENCY_LEVEL",
     "OVERDUE_AFTER_BUSINESS_DAYS",
     "TIERS",
@@ -87,8 +91,10 @@ URGENCY_DAYS_CAP: Final = 20
 OVERDUE_BONUS: Final = 5
 POST_DISCHARGE_BONUS: Final = 10
 MAX_URGENCY_LEVEL: Final = URGENCY_DAYS_CAP + OVERDUE_BONUS + POST_DISCHARGE_BONUS
-#: One urgency level outweighs any difference of arc costs.
-URGENCY_WEIGHT: Final = MAX_ARC_COST + 1
+#: What a member holding a proposal adds to its unplaced penalty: its stability term, as a move costs.
+LEAVING_PROPOSAL: Final = TIER_WEIGHTS["stability"] * TIER_MAX["stability"]
+#: One urgency level outweighs any difference of arc costs and of leaving a proposal.
+URGENCY_WEIGHT: Final = MAX_ARC_COST + LEAVING_PROPOSAL + 1
 
 
 def urgency_level(post_discharge: bool, business_days_waited: int) -> int:
@@ -104,9 +110,16 @@ def urgency_level(post_discharge: bool, business_days_waited: int) -> int:
     return days + overdue + (POST_DISCHARGE_BONUS if post_discharge else 0)
 
 
-def unplaced_penalty(level: int) -> int:
-    """Return what leaving a referral of this urgency level unplaced costs (tier 1)."""
-    return URGENCY_WEIGHT * (1 + level)
+def unplaced_penalty(level: int, *, holds_proposal: bool = False) -> int:
+    """Return what leaving a referral of this urgency level unplaced costs (tier 1), and, when it
+    holds a proposal, what leaving that proposal costs (the stability tier).
+
+    Examples
+    --------
+    >>> unplaced_penalty(3, holds_proposal=True) - unplaced_penalty(3)
+    1
+    """
+    return URGENCY_WEIGHT * (1 + level) + (LEAVING_PROPOSAL if holds_proposal else 0)
 
 
 def arc_cost(preference: int, continuity: int, fit: int, travel: int, stability: int) -> int:

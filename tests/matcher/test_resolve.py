@@ -13,13 +13,14 @@ from matcher.resolve import current_sites, with_current
 
 
 def two_counties(n: int = 12) -> MatchData:
-    """Napa members with two providers, Yolo members with two others (YB could take all)."""
+    """Napa members with two providers, Yolo members with two others (YB could take all; they rank
+    YA first, so it has someone to lose)."""
     sites = [site("NA", remaining_units=4), site("NB", remaining_units=4),
              site("YA", counties=frozenset({"Yolo"}), remaining_units=4),
              site("YB", counties=frozenset({"Yolo"}), remaining_units=8)]
     rng = random.Random(5)
     referrals = [referral(f"N{i}", business_days_waited=rng.randint(0, 12)) for i in range(n // 2)]
-    referrals += [referral(f"Y{i}", county="Yolo", latitude=YOLO[0], longitude=YOLO[1],
+    referrals += [referral(f"Y{i}", county="Yolo", latitude=YOLO[0], longitude=YOLO[1], preferred_providers=("P-YA",),
                            business_days_waited=rng.randint(0, 12)) for i in range(n // 2)]
     return data(referrals, sites)
 
@@ -159,3 +160,24 @@ def test_focus_on_an_unknown_site_is_a_problem_error() -> None:
     problem = build_problem(two_counties())
     with pytest.raises(ProblemError, match="focus site 'NOPE' is not in the problem"):
         solve(problem, workers=1, focus_sites={"NOPE"})
+
+
+def test_an_equally_urgent_waiting_member_never_takes_a_proposal() -> None:
+    """Leaving a proposal costs its stability term also when the member would go unplaced: a swap
+    between two members of the same urgency places no one more and no one better, only churn (a
+    provider would hear its referral withdrawn). Keeping is strictly cheaper, so no tie-break can
+    swap; both orders, on the flow and on the weighted path."""
+    for units in ((1, 1), (2, 2, 3)):  # equal units: min-cost flow; unequal: LP rounding / CP-SAT
+        for holder_last in (False, True):
+            holder = referral("HOLDS", current_site="S1", business_days_waited=4, units=units[0])
+            waiting = [referral(f"W{i}", business_days_waited=4, units=u, preferred_providers=("P-S1",))
+                       for i, u in enumerate(units[1:])]  # S1 is their first choice: a cost of 0 there too
+            referrals = [*waiting, holder] if holder_last else [holder, *waiting]
+            problem = build_problem(data(referrals, [site("S1", remaining_units=units[0])]))
+            h, w = problem.referral_ids.index("HOLDS"), problem.referral_ids.index("W0")
+            cost_at_s1 = {int(r): int(c) for r, c in zip(problem.arc_referral, problem.arc_cost, strict=True)}
+            keep = cost_at_s1[h] + int(problem.referral_penalty[w])
+            swap = cost_at_s1[w] + int(problem.referral_penalty[h])
+            assert keep < swap, (units, holder_last)
+            solution = resolve(problem, workers=1)
+            assert solution.site_of("HOLDS") == "S1" and solution.moved == (), (units, holder_last)

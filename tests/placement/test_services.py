@@ -220,3 +220,23 @@ def test_a_run_writes_rows_the_models_read_back_whole(db_session: Session, monke
     assert sorted(u.referral_id for u in unplaced) == sorted(u.referral_id for u in outcome.solution.unplaced)
     assert all(u.reason == "ALL_IN_AREA_FULL" and u.detail["reason"] == "ALL_IN_AREA_FULL"
                and u.created_at == run.started_at and u.resolved_at is None for u in unplaced)
+
+
+def test_a_nightly_rerun_on_an_unchanged_plan_changes_nothing(db_session: Session) -> None:
+    """The demo plan, solved, then re-solved twice on a later day: the second run keeps everyone.
+
+    Two equally urgent members, one holding the other's first choice, used to swap on every run (the
+    objective tied): leaving a proposal for unplaced now costs its stability term, as a move does."""
+    from csmatch.seed import sync_services
+    from exchange.roster import load_roster
+    from fixtures import DEMO_DIR
+
+    sync_services(db_session)
+    load_roster(db_session, DEMO_DIR, today=TODAY)
+    run_solver(db_session, on_date=TODAY, actor="lead@plan.org", trigger=RunTrigger.MANUAL)
+    later = TODAY + dt.timedelta(days=2)
+    run_solver(db_session, on_date=later, actor="nightly", trigger=RunTrigger.NIGHTLY)
+    again = run_solver(db_session, on_date=later, actor="nightly", trigger=RunTrigger.NIGHTLY)
+    assert again.summary["KEPT"] > 1000
+    assert {k: again.summary[k] for k in ("NEWLY_PLACED", "MOVED", "NEWLY_UNPLACED")} == {
+        "NEWLY_PLACED": 0, "MOVED": 0, "NEWLY_UNPLACED": 0}
