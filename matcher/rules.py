@@ -85,7 +85,7 @@ def _provider_in(t: Tables, p: Pairs, sorted_keys: IntArray) -> BoolArray:
     has = np.zeros(len(t.referrals), dtype=bool)
     has[sorted_keys // t.n_providers] = True
     rows = np.flatnonzero(has[p.referral])
-    found[rows] = _member(sorted_keys, p.referral[rows] * t.n_providers + t.site_provider[p.site[rows]])
+    found[rows] = _member(sorted_keys, p.provider_keys(t, rows))
     return found
 
 
@@ -243,9 +243,11 @@ class Pairs:
     def take(self, index: IntArray | BoolArray) -> Pairs:
         return Pairs(self.referral[index], self.site[index], self.miles[index])
 
-    def provider_keys(self, t: Tables) -> IntArray:
-        """``referral * n_providers + provider`` per pair, to look up per-member provider lists."""
-        return self.referral * t.n_providers + t.site_provider[self.site]
+    def provider_keys(self, t: Tables, rows: IntArray | None = None) -> IntArray:
+        """``referral * n_providers + provider`` per pair (or per pair of ``rows`` only), to look up
+        per-member provider lists."""
+        referral, site = (self.referral, self.site) if rows is None else (self.referral[rows], self.site[rows])
+        return referral * t.n_providers + t.site_provider[site]
 
 
 # -- Hard rules ------------------------------------------------------------------------------------
@@ -372,7 +374,7 @@ def preference(t: Tables, p: Pairs) -> IntArray:
     out = np.zeros(len(p), dtype=np.int64)
     out[ranked] = UNRANKED
     if t.preference_keys.size and ranked.size:
-        keys = p.referral[ranked] * t.n_providers + t.site_provider[p.site[ranked]]
+        keys = p.provider_keys(t, ranked)
         pos = np.minimum(np.searchsorted(t.preference_keys, keys), t.preference_keys.size - 1)
         found = t.preference_keys[pos] == keys
         out[ranked[found]] = np.minimum(t.preference_ranks[pos[found]], UNRANKED - 1)
