@@ -38,6 +38,7 @@ from referrals.models import (
     ReferralExclusion,
     ReferralPreference,
     ReferralStatus,
+    eligible_on,
 )
 
 # Open referrals a solve may place or move; ACCEPTED and later are locked, INFO_REQUESTED waits
@@ -99,7 +100,7 @@ class MemberRow(NamedTuple):
     eligibility_end: dt.date | None
 
     def is_eligible_on(self, on: dt.date) -> bool:
-        return self.eligibility_start <= on and (self.eligibility_end is None or on <= self.eligibility_end)
+        return eligible_on(self.eligibility_start, self.eligibility_end, on)
 
 
 _LIST_COLUMNS = ("spoken_languages", "cultural_preferences")

@@ -53,7 +53,13 @@ class Member(Base):
     )
 
     def is_eligible_on(self, on: dt.date) -> bool:
-        return self.eligibility_start <= on and (self.eligibility_end is None or on <= self.eligibility_end)
+        return eligible_on(self.eligibility_start, self.eligibility_end, on)
+
+
+def eligible_on(start: dt.date, end: dt.date | None, on: dt.date) -> bool:
+    """Whether a Medi-Cal eligibility span (``end`` None: open) covers ``on``; the ORM member and a
+    snapshot's plain member row both ask it."""
+    return start <= on and (end is None or on <= end)
 
 
 class MemberDemographics(Base):
