@@ -279,7 +279,7 @@ class HolidayCalendar:
         low, high = np.minimum(start, end), np.maximum(start, end)
         first_year = low.astype("datetime64[Y]").astype(np.int64) + 1970
         last_year = high.astype("datetime64[Y]").astype(np.int64) + 1970
-        for first, last in {(int(f), int(t)) for f, t in np.unique(np.stack([first_year, last_year]), axis=1).T}:
+        for first, last in np.unique(np.stack([first_year, last_year]), axis=1).T.tolist():  # each span of years once
             if any(year not in self.years for year in range(first, last + 1)):
                 spans = (first_year == first) & (last_year == last)
                 self._check_range(low[spans].min().astype(dt.date), high[spans].max().astype(dt.date))
