@@ -8,6 +8,7 @@ import enum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from csmatch.calendar import span_covers
 from csmatch.db import Base, utcnow
 from providers.models import Provider, ProviderSite
 
@@ -55,7 +56,7 @@ class Contract(Base):
         return [c.county for c in self.counties]
 
     def is_effective(self, on: dt.date) -> bool:
-        return self.effective_start <= on and (self.effective_end is None or on <= self.effective_end)
+        return span_covers(self.effective_start, self.effective_end, on)
 
 
 class ContractCounty(Base):

@@ -51,6 +51,7 @@ __all__ = [
     "HolidayFileError",
     "ObservedRule",
     "default_calendar",
+    "span_covers",
 ]
 
 DEFAULT_HOLIDAYS_FILE = Path(__file__).parent / "data" / "ca_state_holidays.csv"
@@ -297,6 +298,16 @@ class HolidayCalendar:
 
 
 @functools.cache
+def span_covers(start: dt.date, end: dt.date | None, on: dt.date) -> bool:
+    """Whether a span of days, both ends included (``end`` None: open), covers ``on``: a member's
+    Medi-Cal eligibility, a contract's effective dates.
+
+    >>> span_covers(dt.date(2026, 1, 1), None, dt.date(2026, 11, 25))
+    True
+    """
+    return start <= on and (end is None or on <= end)
+
+
 def _load(path: str) -> HolidayCalendar:
     return HolidayCalendar.from_csv(path)
 

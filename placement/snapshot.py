@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from capacity.ledger import capacity_positions
 from capacity.models import Contract, ContractCounty, ContractSite
-from csmatch.calendar import CalendarRangeError, HolidayCalendar, default_calendar
+from csmatch.calendar import CalendarRangeError, HolidayCalendar, default_calendar, span_covers
 from csmatch.models import Service
 from geo.standards import travel_standard
 from matcher.data import ContractPool, MatchData, ReferralDemand, ServiceSite
@@ -38,7 +38,6 @@ from referrals.models import (
     ReferralExclusion,
     ReferralPreference,
     ReferralStatus,
-    eligible_on,
 )
 
 # Open referrals a solve may place or move; ACCEPTED and later are locked, INFO_REQUESTED waits
@@ -100,7 +99,7 @@ class MemberRow(NamedTuple):
     eligibility_end: dt.date | None
 
     def is_eligible_on(self, on: dt.date) -> bool:
-        return eligible_on(self.eligibility_start, self.eligibility_end, on)
+        return span_covers(self.eligibility_start, self.eligibility_end, on)
 
 
 _LIST_COLUMNS = ("spoken_languages", "cultural_preferences")

@@ -8,6 +8,7 @@ import enum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from csmatch.calendar import span_covers
 from csmatch.db import Base, utcnow
 from csmatch.models import Service
 from providers.models import Provider
@@ -53,13 +54,7 @@ class Member(Base):
     )
 
     def is_eligible_on(self, on: dt.date) -> bool:
-        return eligible_on(self.eligibility_start, self.eligibility_end, on)
-
-
-def eligible_on(start: dt.date, end: dt.date | None, on: dt.date) -> bool:
-    """Whether a Medi-Cal eligibility span (``end`` None: open) covers ``on``; the ORM member and a
-    snapshot's plain member row both ask it."""
-    return start <= on and (end is None or on <= end)
+        return span_covers(self.eligibility_start, self.eligibility_end, on)
 
 
 class MemberDemographics(Base):

@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session, aliased
 
 from capacity.ledger import STATE_KINDS, capacity_state
 from capacity.models import CapacityReport, CapacityReportKind, Contract, ContractCounty
-from csmatch.calendar import HolidayCalendar, default_calendar
+from csmatch.calendar import HolidayCalendar, default_calendar, span_covers
 from placement.models import ACTIVE_ASSIGNMENT_STATUSES, Assignment, AssignmentStatus, UnplacedReferral
 from referrals.clocks import ANSWER_CLOCK, SEND_CLOCK
 from referrals.models import Member, Referral, ReferralStatus, ReferralStatusChange
@@ -188,7 +188,7 @@ def _capacity(session: Session, period: Period, by: str) -> pd.DataFrame:
     totals: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
     for label, _first, last in period.months():
         for contract_id, provider_id, service_key, contracted, start, end in contracts:
-            if not (start <= last and (end is None or last <= end)):
+            if not span_covers(start, end, last):
                 continue
             found = reports.get(contract_id)
             capacity = capacity_state(contracted, found, last).capacity if found else contracted
