@@ -272,13 +272,8 @@ def _ages(dob: npt.NDArray[np.datetime64], on: npt.NDArray[np.datetime64]) -> np
     return ages
 
 
-def _age_bands(ages: pd.Series) -> pd.Series:
-    """:func:`age_band` for a whole column at once."""
-    values: npt.NDArray[np.float64] = pd.to_numeric(ages, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    return pd.Series(list(_band_labels(values)), index=ages.index)
-
-
 def _band_labels(ages: npt.NDArray[np.float64]) -> npt.NDArray[np.object_]:
+    """:func:`age_band` for a whole array of ages at once (NaN: unknown)."""
     lows = np.array([low for _, low in AGE_BANDS], dtype=np.float64)
     names = np.array([name for name, _ in AGE_BANDS] + [UNKNOWN], dtype=object)
     index = np.searchsorted(lows, ages, side="right") - 1  # -1 below the first band; NaN sorts past the end

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from geo.distance import haversine_miles
 from placement.models import Assignment, RunTrigger, SolverRun, UnplacedReferral
 from referrals.models import Member, MemberDemographics, Referral, ReferralSource
-from reports.equity import MEASURE_COLUMNS, _age_bands, _distinct, _quantiles, equity_report, referral_outcomes
+from reports.equity import MEASURE_COLUMNS, _band_labels, _distinct, _quantiles, equity_report, referral_outcomes
 from reports.fourfifths import CHI_SQUARE, FISHER, GroupCount, compare_two
 from tests.factories import PLACES, ensure_service, make_contract, make_provider
 from tests.reports.conftest import Q4, SmallPlan
@@ -215,6 +215,6 @@ def test_min_group_size_keeps_small_groups_out_of_the_test(db_session: Session, 
 
 
 def test_age_bands_at_each_boundary() -> None:
-    ages = pd.Series([0, 17, 18, 25, 26, 44, 45, 64, 65, 101, None, -1], dtype="Int64")
-    assert list(_age_bands(ages)) == ["0-17", "0-17", "18-25", "18-25", "26-44", "26-44", "45-64", "45-64",
+    ages = np.array([0, 17, 18, 25, 26, 44, 45, 64, 65, 101, np.nan, -1], dtype=np.float64)
+    assert list(_band_labels(ages)) == ["0-17", "0-17", "18-25", "18-25", "26-44", "26-44", "45-64", "45-64",
                                       "65+", "65+", "Unknown", "Unknown"]
