@@ -26,6 +26,7 @@ from collections.abc import Hashable, Iterable
 
 from sqlalchemy.orm import Session
 
+from csmatch import changes
 from csmatch.db import CHANGES_AT_BEGIN
 
 __all__ = ["LOCK_KEY", "SEQUENCE", "TABLE", "UNTRACKED", "create_statements", "create_trigger_statements",
@@ -41,8 +42,9 @@ UNTRACKED = frozenset({"audit_events", "alembic_version", TABLE, "users", "api_t
 
 
 def include_name(name: str | None, type_: str, _parent_names: object) -> bool:
-    """For Alembic's comparisons: the counter table is kept by triggers, not by a model."""
-    return not (type_ == "table" and name == TABLE)
+    """For Alembic's comparisons: the counter table and the referral change log are kept by triggers,
+    not by models."""
+    return not (type_ == "table" and name in (TABLE, changes.TABLE))
 
 
 def create_statements(dialect: str, tables: Iterable[str]) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -122,6 +123,14 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def among(session: Session, column: sa.ColumnElement[Any] | Any, values: list[Any]) -> sa.ColumnElement[bool]:
+    """``column IN values`` for thousands of values: one array parameter on PostgreSQL (``= ANY``),
+    where a list of thousands of parameters cost more to render, send and plan than to run."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, values, type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)
 
 
 def lock_for_update(stmt: sa.Select[Any], session: Session) -> sa.Select[Any]:

@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from capacity.models import CapacityReport, CapacityReportKind, Contract, ContractCounty
 from capacity.services import RecordedReport, record_capacity_report
-from csmatch.db import Base, lock_for_update, utcnow
+from csmatch.db import Base, among, lock_for_update, utcnow
 from csmatch.models import record_audit
 from matcher import ReferralDemand
 from matcher.partition import solve_by_service
@@ -377,7 +376,7 @@ def _write(
     for chunk in _chunks(in_solve):
         session.execute(
             sa.update(earlier)
-            .where(_among(session, earlier.c.referral_id, chunk), earlier.c.resolved_at.is_(None),
+            .where(among(session, earlier.c.referral_id, chunk), earlier.c.resolved_at.is_(None),
                    earlier.c.solver_run_id != run.id)
             .values(resolved_at=now)
         )
@@ -385,11 +384,11 @@ def _write(
     # quarter of a million referrals to a handful of statuses.
     assignments, referrals = _table(Assignment), _table(Referral)
     for ids in _chunks(superseded):
-        session.execute(sa.update(assignments).where(_among(session, assignments.c.id, ids))
+        session.execute(sa.update(assignments).where(among(session, assignments.c.id, ids))
                         .values(status=AssignmentStatus.SUPERSEDED, ended_at=now))
     for status, rids in moved_to.items():
         for chunk in _chunks(rids):
-            session.execute(sa.update(referrals).where(_among(session, referrals.c.id, chunk))
+            session.execute(sa.update(referrals).where(among(session, referrals.c.id, chunk))
                             .values(status=status, updated_at=now))
     _insert_history(session, history, on_date=on_date, at=now, actor=actor)
     unplaced_writer.insert(unplaced_rows)
@@ -398,7 +397,7 @@ def _write(
     for chunk in _chunks([rid for rid, _, _ in re_referred]):
         new_ids.update((rid, aid) for aid, rid in session.execute(
             sa.select(assignments.c.id, assignments.c.referral_id)
-            .where(assignments.c.solver_run_id == run_id, _among(session, assignments.c.referral_id, chunk))))
+            .where(assignments.c.solver_run_id == run_id, among(session, assignments.c.referral_id, chunk))))
     # Outbox: a provider that had the referral in hand hears it is withdrawn; a re-referral's new
     # provider hears of it at once; other proposals reach providers when the lead sends them.
     notes: list[dict[str, Any]] = [
@@ -506,16 +505,8 @@ def _insert_history(
                    ("reason", reason))]
         for chunk in _chunks(sorted(rids)):
             rows = (sa.select(referrals.c.id, *values, sa.null().label("reason_code"))
-                    .where(_among(session, referrals.c.id, chunk)))
+                    .where(among(session, referrals.c.id, chunk)))
             session.execute(sa.insert(changes).from_select(columns, rows))
-
-
-def _among(session: Session, column: sa.ColumnElement[Any], values: list[Any]) -> sa.ColumnElement[bool]:
-    """``column IN values`` for thousands of values: one array parameter on PostgreSQL (``= ANY``),
-    where a list of thousands of parameters cost more to render, send and plan than to run."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == sa.any_(sa.bindparam(None, values, type_=postgresql.ARRAY(column.type)))
-    return column.in_(values)
 
 
 def _chunks(items: list[T], size: int = 5000) -> list[list[T]]:

@@ -40,10 +40,13 @@ was received.
 The four-fifths flag (:mod:`reports.fourfifths`) runs on every table for the placement rate and the
 two preference rates.
 
-Two queries read a period: each referral's groups and outcome, narrowed in SQL to numbers and
-strings (:func:`_outcomes_query`), and the answers by provider; every table is then counted from
-those columns with numpy (:class:`Outcomes`, :func:`equity_table`), with pandas' own arithmetic for
-the quantiles (linear interpolation) and the mean, so the figures are pandas' to the last bit.
+Two queries read a period, each per referral: its groups and outcome, narrowed in SQL to numbers
+and strings (:func:`_outcomes_query`), and its answers by provider (:func:`_answers_query`). They
+are read through a :data:`reports.kept.RowSource`: fresh by default; the dashboard keeps them and
+reads again only the referrals a write touched. Every table is then counted from those columns
+with numpy (:class:`Outcomes`, :func:`equity_table`), with pandas' own arithmetic for the
+quantiles (linear interpolation) and the mean, so the figures are pandas' to the last bit. Rows
+come in referral order either way, so kept and fresh reads give the same figures.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
 from csmatch.calendar import HolidayCalendar, default_calendar
+from csmatch.db import among
 from csmatch.models import Service
 from geo.distance import haversine_miles
 from placement.models import Assignment, AssignmentStatus, UnplacedReferral
@@ -80,6 +84,7 @@ from reports.fourfifths import (
     GroupCount,
     four_fifths,
 )
+from reports.kept import Fetch, RowSource, fresh_rows
 
 __all__ = [
     "AGE_BANDS",
@@ -141,19 +146,22 @@ def age_band(age: int | None) -> str:
     return label
 
 
-def _in_period(period: Period) -> sa.Select[str]:
-    return sa.select(Referral.id).where(Referral.received_date.between(period.start, period.end))
+def _in_period(period: Period, referral_ids: sa.ColumnElement[bool] | None = None) -> sa.Select[str]:
+    ids = sa.select(Referral.id).where(Referral.received_date.between(period.start, period.end))
+    return ids if referral_ids is None else ids.where(referral_ids)
 
 
 def _sent() -> sa.ColumnElement[bool]:
     return sa.or_(Assignment.sent_on.is_not(None), Assignment.status.in_(_SENT))
 
 
-def _outcomes_query(period: Period, dialect: str, *, detail: bool = False) -> sa.Select[*tuple[Any, ...]]:
-    """One statement: each referral received in the period with its groups and outcome, narrowed
-    in SQL to plain numbers and strings (days since 1970 for dates, a preference code, distance
-    inputs only where a distance is measured)."""
-    ids = _in_period(period)
+def _outcomes_query(period: Period, dialect: str,
+                    referral_ids: sa.ColumnElement[bool] | None = None) -> sa.Select[*tuple[Any, ...]]:
+    """One statement: each referral received in the period (of those ``referral_ids`` admits, a
+    condition on ``Referral.id``) with its groups and outcome, narrowed in SQL to plain numbers and
+    strings (days since 1970 for dates, a preference code, distance inputs only where a distance is
+    measured). The referral id comes first (:mod:`reports.kept`)."""
+    ids = _in_period(period, referral_ids)
     h = ReferralStatusChange
     first_placed = (
         sa.select(h.referral_id, sa.func.min(h.on_date).label("placed_on"))
@@ -203,8 +211,8 @@ def _outcomes_query(period: Period, dialect: str, *, detail: bool = False) -> sa
     )
     measured = sa.and_(placed, Service.site_based, ProviderSite.latitude.is_not(None))
     columns: list[Any] = [
-        Member.county, Referral.service_key, placement.provider_id, MemberDemographics.race_ethnicity,
-        MemberDemographics.sex,
+        Referral.id.label("referral_id"), Member.county, Referral.service_key, placement.provider_id,
+        MemberDemographics.race_ethnicity, MemberDemographics.sex,
         # the language the member needs, else the first one spoken (JSON read in SQL, not per row)
         sa.func.coalesce(Member.required_language, Member.spoken_languages[0].as_string()).label("language"),
         day_number(Referral.received_date, dialect).label("received_day"),
@@ -218,10 +226,9 @@ def _outcomes_query(period: Period, dialect: str, *, detail: bool = False) -> sa
         sa.case((measured, ProviderSite.longitude)).label("site_lon"),
         sa.func.coalesce(assignments.c.sent, 0).label("sent"),
         sa.func.coalesce(assignments.c.declined, 0).label("declined"),
+        Member.id.label("member_id"), Referral.source, Service.site_based,
     ]
-    if detail:
-        columns += [Referral.id.label("referral_id"), Member.id.label("member_id"), Referral.source, Service.site_based]
-    return (
+    found = (
         sa.select(*columns)
         .select_from(Referral)
         .join(Member, Member.id == Referral.member_id)
@@ -237,6 +244,30 @@ def _outcomes_query(period: Period, dialect: str, *, detail: bool = False) -> sa
         .outerjoin(unplaced, unplaced.c.referral_id == Referral.id)
         .where(Referral.received_date.between(period.start, period.end))
     )
+    return found if referral_ids is None else found.where(referral_ids)
+
+
+def _answers_query(period: Period, referral_ids: sa.ColumnElement[bool] | None = None) -> sa.Select[*tuple[Any, ...]]:
+    """Per referral received in the period and provider asked: its assignments sent and declined."""
+    return sa.select(
+        Assignment.referral_id, Assignment.provider_id, sa.func.sum(sa.case((_sent(), 1), else_=0)),
+        sa.func.sum(sa.case((Assignment.status == AssignmentStatus.DECLINED, 1), else_=0)),
+    ).where(Assignment.referral_id.in_(_in_period(period, referral_ids))).group_by(Assignment.referral_id,
+                                                                                    Assignment.provider_id)
+
+
+def _fetch(session: Session, query: Callable[..., sa.Select[*tuple[Any, ...]]], *args: Any) -> Fetch:
+    """A :data:`reports.kept.Fetch` of ``query(*args, referral_ids)``: plain tuples from the driver
+    (every column is a number, a string or NULL: SQLAlchemy has nothing to convert, and building
+    its rows cost a fifth of the read)."""
+    def fetch(referral_ids: Sequence[str] | None) -> Sequence[Any]:
+        session.flush()
+        condition = None if referral_ids is None else among(session, Referral.id, list(referral_ids))
+        result = session.connection().execute(query(*args, condition))
+        rows = result.cursor.fetchall()
+        result.close()
+        return rows
+    return fetch
 
 
 # preference codes of :func:`_outcomes_query`
@@ -316,23 +347,17 @@ class Outcomes:
         return ~self.placed & ~self.unplaced
 
 
-def _read_outcomes(session: Session, period: Period, calendar: HolidayCalendar, *,
-                   detail: bool = False) -> tuple[Outcomes, dict[str, Any]]:
-    """Run :func:`_outcomes_query` (and the answers by provider) and build the :class:`Outcomes`;
-    with ``detail``, also the per-referral columns only :func:`referral_outcomes` shows."""
+def _read_outcomes(session: Session, period: Period, calendar: HolidayCalendar,
+                   rows: RowSource = fresh_rows) -> tuple[Outcomes, dict[str, Any]]:
+    """Read :func:`_outcomes_query` and the answers (:func:`_answers_query`) through ``rows`` and
+    build the :class:`Outcomes`; also the per-referral columns only :func:`referral_outcomes` shows."""
     dialect = session.get_bind().dialect.name
-    session.flush()
-    connection = session.connection()
-    result = connection.execute(_outcomes_query(period, dialect, detail=detail))
-    # plain tuples from the driver: every column is a number, a string or NULL (dates come as day
-    # numbers), so SQLAlchemy has nothing to convert, and building 50,000 rows of it costs a fifth
-    rows = result.cursor.fetchall()
-    result.close()
-    width = 21 if detail else 17
-    table = np.array(rows, dtype=object) if rows else np.empty((0, width), dtype=object)
+    found = rows(session, ("equity.outcomes", period), _fetch(session, _outcomes_query, period, dialect))
+    width = 21
+    table = np.array(found, dtype=object) if found else np.empty((0, width), dtype=object)
     columns: list[npt.NDArray[np.object_]] = [table[:, i] for i in range(width)]
-    (county, service, provider, race, sex, language, received_day, dob_day, placed_day, ever_unplaced, preference,
-     member_lat, member_lon, site_lat, site_lon, sent, declined) = columns[:17]
+    (referral_id, county, service, provider, race, sex, language, received_day, dob_day, placed_day, ever_unplaced,
+     preference, member_lat, member_lon, site_lat, site_lon, sent, declined) = columns[:18]
 
     def numbers(values: npt.NDArray[np.object_]) -> npt.NDArray[np.float64]:
         return values.astype(np.float64)  # None -> NaN
@@ -346,10 +371,10 @@ def _read_outcomes(session: Session, period: Period, calendar: HolidayCalendar, 
 
     received, placed_on = days(received_day), days(placed_day)
     placed = ~np.isnat(placed_on)
-    business = np.full(len(rows), np.nan)
+    business = np.full(len(found), np.nan)
     business[placed] = calendar.business_days_between_days(received[placed], placed_on[placed])
     pref = preference.astype(np.int64)
-    distance = np.full(len(rows), np.nan)
+    distance = np.full(len(found), np.nan)
     lat = numbers(site_lat)
     measured = ~np.isnan(lat)
     distance[measured] = haversine_miles(numbers(member_lat)[measured], numbers(member_lon)[measured], lat[measured],
@@ -364,27 +389,28 @@ def _read_outcomes(session: Session, period: Period, calendar: HolidayCalendar, 
         "sex": _grouping(sex, lambda v: _label(v, ("U",))),
         "age_band": _grouping(bands, str),
     }
-    answers = sa.select(
-        Assignment.provider_id, sa.func.sum(sa.case((_sent(), 1), else_=0)),
-        sa.func.sum(sa.case((Assignment.status == AssignmentStatus.DECLINED, 1), else_=0)),
-    ).where(Assignment.referral_id.in_(_in_period(period))).group_by(Assignment.provider_id)
+    answers: dict[str, list[int]] = {}
+    for _, provider_id, sent_count, declined_count in rows(session, ("equity.answers", period),
+                                                          _fetch(session, _answers_query, period)):
+        total = answers.setdefault(str(provider_id), [0, 0])
+        total[0] += int(sent_count)
+        total[1] += int(declined_count)
     outcomes = Outcomes(
         groups=groups, placed=placed, unplaced=~placed & ever_unplaced.astype(bool), days=business,
         preference_stated=pref != _NOT_STATED, preference_rank1=pref == _RANK1,
         preference_any=(pref == _RANK1) | (pref == _RANKED), distance=distance,
         sent=sent.astype(np.int64), declined=declined.astype(np.int64),
-        provider_answers={str(p): (int(s), int(d)) for p, s, d in connection.execute(answers)},
+        provider_answers={p: (s, d) for p, (s, d) in answers.items()},
     )
-    extra: dict[str, Any] = {}
-    if detail:
-        referral_id, member_id, source, site_based = columns[17:]
-        extra = {"referral_id": list(referral_id), "member_id": list(member_id), "source": [str(s) for s in source],
-                 "site_based": site_based.astype(bool), "received": received, "placed_on": placed_on}
+    member_id, source, site_based = columns[18:]
+    extra = {"referral_id": list(referral_id), "member_id": list(member_id), "source": [str(s) for s in source],
+             "site_based": site_based.astype(bool), "received": received, "placed_on": placed_on}
     return outcomes, extra
 
 
-def referral_outcomes(session: Session, period: Period, *, calendar: HolidayCalendar | None = None) -> pd.DataFrame:
-    """Return one row per referral received in ``period``: its groups and outcomes (one query).
+def referral_outcomes(session: Session, period: Period, *, calendar: HolidayCalendar | None = None,
+                      rows: RowSource = fresh_rows) -> pd.DataFrame:
+    """Return one row per referral received in ``period``: its groups and outcomes (two queries).
 
     Columns: referral_id, member_id, received_date, month, county, service, source, provider,
     race_ethnicity, sex, language, age_band, outcome (placed/unplaced/pending), placed_on,
@@ -394,7 +420,7 @@ def referral_outcomes(session: Session, period: Period, *, calendar: HolidayCale
     :raise csmatch.calendar.CalendarRangeError: if a receipt or placement falls in a year without
         holiday data.
     """
-    o, extra = _read_outcomes(session, period, calendar or default_calendar(), detail=True)
+    o, extra = _read_outcomes(session, period, calendar or default_calendar(), rows)
 
     def labels(name: str) -> npt.NDArray[np.object_]:
         return np.array(o.groups[name].labels, dtype=object)[o.groups[name].codes]
@@ -580,8 +606,10 @@ def equity_report(
     min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
     alpha: float = DEFAULT_ALPHA,
     calendar: HolidayCalendar | None = None,
+    rows: RowSource = fresh_rows,
 ) -> EquityReport:
-    """Build the equity report of ``period`` (7003 VI.B.4, VI.I.1.a.3): two queries, then numpy.
+    """Build the equity report of ``period`` (7003 VI.B.4, VI.I.1.a.3): two queries (through
+    ``rows``), then numpy.
 
     One table per dimension plan-wide, and one per member group within each value of each of
     ``strata`` (e.g. race/ethnicity within each county); the four-fifths flag on each table.
@@ -593,7 +621,7 @@ def equity_report(
         raise ValueError(f"unknown dimension(s) {unknown!r}; choose from {', '.join(DIMENSIONS)}")
     if "provider" in strata:
         raise ValueError("provider is a dimension of its own, not a stratum")
-    outcomes, _ = _read_outcomes(session, period, calendar or default_calendar())
+    outcomes, _ = _read_outcomes(session, period, calendar or default_calendar(), rows)
     tables: list[pd.DataFrame] = []
     flags: list[FourFifthsResult] = []
     for dimension in dimensions:

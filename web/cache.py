@@ -9,6 +9,10 @@ result is never older than the data the request would read. A request that gets 
 transaction has written, a writer is in flight) computes afresh and keeps nothing; so does a
 result whose token moved while it was computed.
 
+When the data did change, the dearest reports do not start from nothing: their per-referral rows
+are kept too (:func:`kept_rows`, :class:`reports.kept.KeptRows`), and only the referrals a write
+touched are read again (the referral change log, :mod:`csmatch.changes`).
+
 Results are shared between requests: callers must not change them.
 """
 
@@ -23,11 +27,13 @@ from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
 from csmatch.dataversion import data_version
+from reports.kept import Fetch, KeptRows, Row, fresh_rows
 
-__all__ = ["ReadCache", "cached", "init_app"]
+__all__ = ["ReadCache", "cached", "init_app", "kept_rows"]
 
 T = TypeVar("T")
 _EXTENSION = "csmatch.read_cache"
+_KEPT = "csmatch.kept_rows"
 
 
 class ReadCache:
@@ -66,8 +72,19 @@ class ReadCache:
 
 
 def init_app(app: Flask) -> None:
-    """One cache per app (``READ_CACHE_SIZE`` results; 0 turns it off)."""
+    """One cache per app (``READ_CACHE_SIZE`` results; 0 turns it off) and one store of report rows
+    (``KEPT_ROWS_SIZE`` row sets, each a report's query over one period; 0 turns it off)."""
     app.extensions[_EXTENSION] = ReadCache(int(app.config.get("READ_CACHE_SIZE", 32)))
+    app.extensions[_KEPT] = KeptRows(int(app.config.get("KEPT_ROWS_SIZE", 8)))
+
+
+def kept_rows(session: Session, name: Hashable, fetch: Fetch) -> list[Row]:
+    """A :data:`reports.kept.RowSource` on the app's store: the rows kept from the last read, with the
+    referrals changed since read again."""
+    store: KeptRows | None = current_app.extensions.get(_KEPT)
+    if store is None:
+        return fresh_rows(session, name, fetch)
+    return store(session, name, fetch)
 
 
 def cached(session: Session, key: Hashable, compute: Callable[[], T]) -> T:

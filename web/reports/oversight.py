@@ -47,7 +47,7 @@ from reports.oversight import (
     utilization,
 )
 from web.audit import audit
-from web.cache import cached
+from web.cache import cached, kept_rows
 from web.charts import grouped_bar_chart, hbar_chart
 from web.common import ArgError, Page, PageRequest, choice_arg, date_arg, page_request, positive_int, today
 from web.db import get_session
@@ -198,7 +198,8 @@ def _equity_options(args: Mapping[str, str]) -> tuple[int, float]:
 def _equity_report(session: Session, period: Period, args: Mapping[str, str]) -> EquityReport:
     min_group_size, alpha = _equity_options(args)
     return cached(session, ("equity", period, min_group_size, alpha),
-                  lambda: equity_report(session, period, min_group_size=min_group_size, alpha=alpha))
+                  lambda: equity_report(session, period, min_group_size=min_group_size, alpha=alpha,
+                                        rows=kept_rows))
 
 
 def _utilization(session: Session, period: Period, by: str) -> pd.DataFrame:

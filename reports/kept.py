@@ -1,0 +1,134 @@
+"""A report's rows, kept per referral between reads and refreshed from the referral change log.
+
+The equity, referral and utilization reports read every referral of their period: at 100,000
+referrals, most of a second of SQL. Between two reads, a user's write touches a few referrals (a
+decline, an acceptance, a capacity report's re-solve). A :class:`KeptRows` keeps each report's
+rows by referral and, on the next read, asks the change log (:mod:`csmatch.changes`) which
+referrals changed and reads only theirs again. Reports then count from the rows in Python, as
+they do from a fresh read: both go through a :data:`RowSource`, and the rows come back in the
+same order (by referral id), so a kept read and a fresh one give the same figures.
+
+A row source is called with a name (what is read: the query and its arguments, such as the
+period) and ``fetch``, which reads the rows of the referrals given (or of all, for None); each
+row's first column is its referral id, and a referral may have several rows or none.
+
+Nothing is kept when a read cannot be trusted to stay in step: the session's transaction has
+written, or a PostgreSQL writer is in flight. Those reads are fresh, as are the command line's
+(:func:`fresh_rows`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from csmatch.changes import changes_since, latest_change
+from csmatch.dataversion import data_version
+
+__all__ = ["Fetch", "KeptRows", "Row", "RowSource", "fresh_rows"]
+
+Row = tuple[Any, ...]
+# the rows of the given referrals (None: of every referral); column 0 is the referral id
+Fetch = Callable[[Sequence[str] | None], Iterable[Sequence[Any]]]
+
+
+class RowSource(Protocol):
+    def __call__(self, session: Session, name: Hashable, fetch: Fetch) -> list[Row]: ...
+
+
+def fresh_rows(session: Session, name: Hashable, fetch: Fetch) -> list[Row]:
+    """Every row, read now, ordered by referral id (stable within a referral)."""
+    rows = [tuple(row) for row in fetch(None)]
+    rows.sort(key=itemgetter(0))
+    return rows
+
+
+@dataclass
+class _Kept:
+    """One name's rows by referral (keys in id order) and the change log's place they are as of."""
+
+    rows: dict[str, list[Row]]
+    place: int
+
+
+def _by_referral(rows: Iterable[Sequence[Any]]) -> dict[str, list[Row]]:
+    found: dict[str, list[Row]] = {}
+    for row in rows:
+        found.setdefault(row[0], []).append(tuple(row))
+    return found
+
+
+class KeptRows:
+    """The rows of the ``size`` most recently read names, per database. Thread-safe: one refresh
+    of a name at a time; readers of other names do not wait."""
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self._kept: OrderedDict[Hashable, _Kept] = OrderedDict()
+        self._locks: dict[Hashable, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self.refreshed = 0  # referrals read again, over this store's life (tests and the benchmark read it)
+        self.full_reads = 0
+
+    def __call__(self, session: Session, name: Hashable, fetch: Fetch) -> list[Row]:
+        before = data_version(session)
+        if before is None or self.size <= 0:
+            return fresh_rows(session, name, fetch)
+        key = (before[0], name)  # type: ignore[index]  # (database URL, version)
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            return self._read(session, key, fetch, before)
+
+    def _read(self, session: Session, key: Hashable, fetch: Fetch, before: Hashable) -> list[Row]:
+        connection = session.connection()
+        with self._lock:
+            kept = self._kept.get(key)
+        if kept is None:
+            kept = self._read_all(session, fetch, latest_change(connection))
+        else:
+            changes = changes_since(connection, kept.place)
+            if changes.referral_ids is None:
+                kept = self._read_all(session, fetch, changes.through)
+            elif changes.referral_ids:
+                kept = self._refresh(kept, sorted(changes.referral_ids), fetch, changes.through)
+        with self._lock:
+            if data_version(session) == before:  # nothing committed or in flight meanwhile: the place holds
+                self._kept[key] = kept
+                self._kept.move_to_end(key)
+                while len(self._kept) > self.size:
+                    dropped, _ = self._kept.popitem(last=False)
+                    self._locks.pop(dropped, None)
+            # else the write that moved the version may be missing from what was read: the rows are
+            # right for this read, but the place is not to be trusted; the entry kept before stays
+        return [row for rows in kept.rows.values() for row in rows]
+
+    def _read_all(self, session: Session, fetch: Fetch, place: int) -> _Kept:
+        self.full_reads += 1
+        rows = _by_referral(fresh_rows(session, None, fetch))
+        return _Kept(rows, place)
+
+    def _refresh(self, kept: _Kept, referral_ids: list[str], fetch: Fetch, place: int) -> _Kept:
+        self.refreshed += len(referral_ids)
+        found = _by_referral(fetch(referral_ids))
+        rows = dict(kept.rows)  # a new dict: a reader of the old one (another thread) keeps its rows
+        added = False
+        for referral_id in referral_ids:
+            if referral_id in found:
+                added = added or referral_id not in rows
+                rows[referral_id] = found[referral_id]  # an existing key keeps its place in the order
+            else:
+                rows.pop(referral_id, None)  # out of the period, or gone
+        if added:
+            rows = dict(sorted(rows.items(), key=itemgetter(0)))
+        return _Kept(rows, place)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
