@@ -22,6 +22,7 @@ from typing import IO
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from csmatch.changes import prune_changes
 from placement.models import RunTrigger
 from placement.services import RunOutcome, solve_open_referrals, write_outcome
 
@@ -142,6 +143,9 @@ def rebalance(
             progress("diff ready")
             return outcome
         for_write()
+        # the referral change log is cut here (csmatch.changes): the run touches most open
+        # referrals, so kept report rows are read afresh after it anyway
+        prune_changes(session.connection())
         write_outcome(session, outcome, actor=actor, trigger=RunTrigger.NIGHTLY)
         progress("written")
         pause_point("after-write")

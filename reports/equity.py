@@ -63,7 +63,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
 from csmatch.calendar import HolidayCalendar, default_calendar
-from csmatch.db import among
 from csmatch.models import Service
 from geo.distance import haversine_miles
 from placement.models import Assignment, AssignmentStatus, UnplacedReferral
@@ -84,7 +83,7 @@ from reports.fourfifths import (
     GroupCount,
     four_fifths,
 )
-from reports.kept import Fetch, RowSource, fresh_rows
+from reports.kept import Among, RowSource, fetch_query, fresh_rows
 
 __all__ = [
     "AGE_BANDS",
@@ -146,22 +145,21 @@ def age_band(age: int | None) -> str:
     return label
 
 
-def _in_period(period: Period, referral_ids: sa.ColumnElement[bool] | None = None) -> sa.Select[str]:
+def _in_period(period: Period, among: Among | None = None) -> sa.Select[str]:
     ids = sa.select(Referral.id).where(Referral.received_date.between(period.start, period.end))
-    return ids if referral_ids is None else ids.where(referral_ids)
+    return ids if among is None else ids.where(among(Referral.id))
 
 
 def _sent() -> sa.ColumnElement[bool]:
     return sa.or_(Assignment.sent_on.is_not(None), Assignment.status.in_(_SENT))
 
 
-def _outcomes_query(period: Period, dialect: str,
-                    referral_ids: sa.ColumnElement[bool] | None = None) -> sa.Select[*tuple[Any, ...]]:
-    """One statement: each referral received in the period (of those ``referral_ids`` admits, a
-    condition on ``Referral.id``) with its groups and outcome, narrowed in SQL to plain numbers and
-    strings (days since 1970 for dates, a preference code, distance inputs only where a distance is
-    measured). The referral id comes first (:mod:`reports.kept`)."""
-    ids = _in_period(period, referral_ids)
+def _outcomes_query(period: Period, dialect: str, among: Among | None = None) -> sa.Select[*tuple[Any, ...]]:
+    """One statement: each referral received in the period (of those ``among`` admits) with its
+    groups and outcome, narrowed in SQL to plain numbers and strings (days since 1970 for dates, a
+    preference code, distance inputs only where a distance is measured). The referral id comes
+    first (:mod:`reports.kept`)."""
+    ids = _in_period(period, among)
     h = ReferralStatusChange
     first_placed = (
         sa.select(h.referral_id, sa.func.min(h.on_date).label("placed_on"))
@@ -244,30 +242,16 @@ def _outcomes_query(period: Period, dialect: str,
         .outerjoin(unplaced, unplaced.c.referral_id == Referral.id)
         .where(Referral.received_date.between(period.start, period.end))
     )
-    return found if referral_ids is None else found.where(referral_ids)
+    return found if among is None else found.where(among(Referral.id))
 
 
-def _answers_query(period: Period, referral_ids: sa.ColumnElement[bool] | None = None) -> sa.Select[*tuple[Any, ...]]:
+def _answers_query(period: Period, among: Among | None = None) -> sa.Select[*tuple[Any, ...]]:
     """Per referral received in the period and provider asked: its assignments sent and declined."""
     return sa.select(
         Assignment.referral_id, Assignment.provider_id, sa.func.sum(sa.case((_sent(), 1), else_=0)),
         sa.func.sum(sa.case((Assignment.status == AssignmentStatus.DECLINED, 1), else_=0)),
-    ).where(Assignment.referral_id.in_(_in_period(period, referral_ids))).group_by(Assignment.referral_id,
+    ).where(Assignment.referral_id.in_(_in_period(period, among))).group_by(Assignment.referral_id,
                                                                                     Assignment.provider_id)
-
-
-def _fetch(session: Session, query: Callable[..., sa.Select[*tuple[Any, ...]]], *args: Any) -> Fetch:
-    """A :data:`reports.kept.Fetch` of ``query(*args, referral_ids)``: plain tuples from the driver
-    (every column is a number, a string or NULL: SQLAlchemy has nothing to convert, and building
-    its rows cost a fifth of the read)."""
-    def fetch(referral_ids: Sequence[str] | None) -> Sequence[Any]:
-        session.flush()
-        condition = None if referral_ids is None else among(session, Referral.id, list(referral_ids))
-        result = session.connection().execute(query(*args, condition))
-        rows = result.cursor.fetchall()
-        result.close()
-        return rows
-    return fetch
 
 
 # preference codes of :func:`_outcomes_query`
@@ -352,7 +336,8 @@ def _read_outcomes(session: Session, period: Period, calendar: HolidayCalendar,
     """Read :func:`_outcomes_query` and the answers (:func:`_answers_query`) through ``rows`` and
     build the :class:`Outcomes`; also the per-referral columns only :func:`referral_outcomes` shows."""
     dialect = session.get_bind().dialect.name
-    found = rows(session, ("equity.outcomes", period), _fetch(session, _outcomes_query, period, dialect))
+    found = rows(session, ("equity.outcomes", period),
+                 fetch_query(session, lambda among: _outcomes_query(period, dialect, among)))
     width = 21
     table = np.array(found, dtype=object) if found else np.empty((0, width), dtype=object)
     columns: list[npt.NDArray[np.object_]] = [table[:, i] for i in range(width)]
@@ -390,8 +375,9 @@ def _read_outcomes(session: Session, period: Period, calendar: HolidayCalendar,
         "age_band": _grouping(bands, str),
     }
     answers: dict[str, list[int]] = {}
-    for _, provider_id, sent_count, declined_count in rows(session, ("equity.answers", period),
-                                                          _fetch(session, _answers_query, period)):
+    by_referral = rows(session, ("equity.answers", period),
+                       fetch_query(session, lambda among: _answers_query(period, among)))
+    for _, provider_id, sent_count, declined_count in by_referral:
         total = answers.setdefault(str(provider_id), [0, 0])
         total[0] += int(sent_count)
         total[1] += int(declined_count)

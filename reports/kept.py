@@ -26,16 +26,20 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, Protocol
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from csmatch.changes import changes_since, latest_change
 from csmatch.dataversion import data_version
+from csmatch.db import among
 
-__all__ = ["Fetch", "KeptRows", "Row", "RowSource", "fresh_rows"]
+__all__ = ["Among", "Fetch", "KeptRows", "Row", "RowSource", "fetch_query", "fresh_rows"]
 
 Row = tuple[Any, ...]
 # the rows of the given referrals (None: of every referral); column 0 is the referral id
 Fetch = Callable[[Sequence[str] | None], Iterable[Sequence[Any]]]
+# given a referral id column, the condition "it is one of the referrals to read"
+Among = Callable[[Any], sa.ColumnElement[bool]]
 
 
 class RowSource(Protocol):
@@ -47,6 +51,22 @@ def fresh_rows(session: Session, name: Hashable, fetch: Fetch) -> list[Row]:
     rows = [tuple(row) for row in fetch(None)]
     rows.sort(key=itemgetter(0))
     return rows
+
+
+def fetch_query(session: Session, query: Callable[[Among | None], sa.Executable]) -> Fetch:
+    """A :data:`Fetch` of a statement: ``query(None)`` reads every referral, ``query(among)`` only
+    those whose id column ``among`` admits. Plain tuples from the driver: report rows hold numbers,
+    strings and NULLs only (dates as day numbers or month labels), so SQLAlchemy has nothing to
+    convert, and building its rows cost a fifth of the read."""
+    def fetch(referral_ids: Sequence[str] | None) -> Sequence[Any]:
+        session.flush()
+        ids = None if referral_ids is None else list(referral_ids)
+        condition: Among | None = None if ids is None else (lambda column: among(session, column, ids))
+        result = session.connection().execute(query(condition))
+        rows = result.cursor.fetchall()
+        result.close()
+        return rows
+    return fetch
 
 
 @dataclass

@@ -33,11 +33,13 @@ and is left out. Medians and 90th percentiles are business days over clocks that
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
@@ -48,7 +50,8 @@ from csmatch.calendar import HolidayCalendar, default_calendar, span_covers
 from placement.models import ACTIVE_ASSIGNMENT_STATUSES, Assignment, AssignmentStatus, UnplacedReferral
 from referrals.clocks import ANSWER_CLOCK, SEND_CLOCK
 from referrals.models import Member, Referral, ReferralStatus, ReferralStatusChange
-from reports.common import Period, business_days, day_of, due_dates, month_of, period_bounds, read_frame
+from reports.common import Period, business_days, day_number, day_of, due_dates, month_of, period_bounds, read_frame
+from reports.kept import Among, RowSource, fetch_query, fresh_rows
 
 __all__ = [
     "EVENTS",
@@ -91,14 +94,10 @@ def _months_cte(period: Period) -> sa.CTE:
     return values.cte("months")
 
 
-def _held_units(session: Session, period: Period, by: str) -> pd.DataFrame:
-    """Units held and members served per month × service × county/provider, one GROUP BY.
-
-    Each assignment's span (first day held, day it stopped, day accepted) is computed once in a
-    materialized CTE, then joined to the months it overlaps.
-    """
-    dialect = session.get_bind().dialect.name
-    months = _months_cte(period)
+def _spans_query(period: Period, dialect: str, among: Among | None = None) -> sa.Select[*tuple[Any, ...]]:
+    """Each assignment holding units at some time in the period (of the referrals ``among`` admits):
+    referral id, service, county, provider, member, units, and as day numbers the first day held,
+    the day it stopped (NULL: still held) and the day accepted (NULL: never)."""
     a = Assignment
     start = day_of(a.created_at, dialect)
     end = sa.case(
@@ -107,42 +106,66 @@ def _held_units(session: Session, period: Period, by: str) -> pd.DataFrame:
         (sa.and_(a.status == AssignmentStatus.DECLINED, a.answered_on.is_not(None)), a.answered_on),
         else_=start,
     )
-    key = Member.county if by == "county" else a.provider_id
-    spans_select = (
+    stmt = (
         sa.select(
-            Contract.service_key.label("service"), key.label("key"), Referral.member_id, a.units,
-            start.label("start_day"), end.label("end_day"),
-            sa.case((a.status.in_(_ACCEPTED), a.answered_on)).label("accepted_on"),
+            a.referral_id, Contract.service_key, Member.county, a.provider_id, Referral.member_id, a.units,
+            day_number(start, dialect), day_number(end, dialect),
+            day_number(sa.case((a.status.in_(_ACCEPTED), a.answered_on)), dialect),
         )
         .join(Contract, Contract.id == a.contract_id)
         .join(Referral, Referral.id == a.referral_id)
+        .join(Member, Member.id == Referral.member_id)
         .where(start <= period.end, sa.or_(end.is_(None), end >= period.start))
     )
-    if by == "county":  # members are read only for their county
-        spans_select = spans_select.join(Member, Member.id == Referral.member_id)
-    spans = (
-        spans_select.cte("spans")
-        .prefix_with("MATERIALIZED")  # SQLite would otherwise recompute every span once per month
-    )
-    snap = months.c.last_day
-    held = sa.or_(spans.c.end_day.is_(None), spans.c.end_day > snap)
-    accepted = sa.and_(spans.c.accepted_on.is_not(None), spans.c.accepted_on <= snap)
-    served = sa.and_(accepted, sa.or_(spans.c.end_day.is_(None), spans.c.end_day > months.c.first_day))
-    stmt = (
-        sa.select(
-            months.c.month, spans.c.service, spans.c.key,
-            sa.func.sum(sa.case((held, spans.c.units), else_=0)),
-            sa.func.sum(sa.case((sa.and_(held, accepted), spans.c.units), else_=0)),
-            sa.func.count(sa.distinct(sa.case((served, spans.c.member_id)))),
-        )
-        .select_from(spans)
-        .join(months, sa.and_(spans.c.start_day <= snap,
-                              sa.or_(spans.c.end_day.is_(None), spans.c.end_day >= months.c.first_day)))
-        .group_by(months.c.month, spans.c.service, spans.c.key)
-    )
+    return stmt if among is None else stmt.where(among(a.referral_id))
+
+
+def _held_units(session: Session, period: Period, by: str, rows: RowSource) -> pd.DataFrame:
+    """Units held and members served per month × service × county/provider.
+
+    The assignments' spans are read one row each, through ``rows`` (:mod:`reports.kept`), and
+    counted per month with numpy: an assignment counts in a month when it was held on one of its
+    days; units while still held on the month's snapshot day (its last, or the period's), accepted
+    units if accepted by then; members served if accepted by then and held past the month's first day.
+    """
+    dialect = session.get_bind().dialect.name
+    spans = rows(session, ("utilization.spans", period),
+                 fetch_query(session, lambda among: _spans_query(period, dialect, among)))
     columns = ["month", "service", "key", "units_committed", "units_accepted", "members_served"]
-    frame = read_frame(session, stmt, columns)
-    return frame.astype({"units_committed": "int64", "units_accepted": "int64", "members_served": "int64"})
+    if not spans:
+        return pd.DataFrame({name: pd.Series(dtype="int64" if name in columns[3:] else object) for name in columns})
+    table = np.array(spans, dtype=object)
+    never = np.iinfo(np.int64).max  # a NULL day: still held, or never accepted
+
+    def days(values: npt.NDArray[np.object_]) -> npt.NDArray[np.int64]:
+        return np.array([never if v is None else v for v in values], dtype=np.int64)
+
+    group, groups = pd.factorize(pd.MultiIndex.from_arrays([table[:, 1], table[:, 2 if by == "county" else 3]]))
+    member = pd.factorize(table[:, 4])[0].astype(np.int64)
+    members = int(member.max()) + 1
+    units = table[:, 5].astype(np.int64)
+    first_held, stopped, accepted_on = days(table[:, 6]), days(table[:, 7]), days(table[:, 8])
+    size = len(groups)
+    frames = []
+    for label, first, last in period.months():
+        opened, snap = (first - _EPOCH).days, (last - _EPOCH).days  # the snapshot: the month's last day
+        joined = (first_held <= snap) & (stopped >= opened)
+        held = joined & (stopped > snap)
+        accepted = held & (accepted_on <= snap)
+        served = joined & (accepted_on <= snap) & (stopped > opened)
+        present = np.bincount(group[joined], minlength=size) > 0
+        pairs = np.unique(group[served] * members + member[served])  # each (group, member) once
+        frame = pd.DataFrame({
+            "month": label, "service": groups.get_level_values(0), "key": groups.get_level_values(1),
+            "units_committed": np.bincount(group[held], weights=units[held], minlength=size).astype(np.int64),
+            "units_accepted": np.bincount(group[accepted], weights=units[accepted], minlength=size).astype(np.int64),
+            "members_served": np.bincount(pairs // members, minlength=size).astype(np.int64),
+        })
+        frames.append(frame[present])
+    return pd.concat(frames, ignore_index=True).reindex(columns=columns)
+
+
+_EPOCH = dt.date(1970, 1, 1)
 
 
 class _Report(NamedTuple):
@@ -207,7 +230,7 @@ def capacity_in_force(session: Session, period: Period) -> pd.DataFrame:
     return _capacity(session, period, "plan").drop(columns=["key"])
 
 
-def utilization(session: Session, period: Period, *, by: str = "county") -> pd.DataFrame:
+def utilization(session: Session, period: Period, *, by: str = "county", rows: RowSource = fresh_rows) -> pd.DataFrame:
     """Return utilization per month × service × ``by`` (``county`` or ``provider``) (7003 VI.I.1.a.1.a).
 
     Columns: :data:`UTILIZATION_COLUMNS` (``provider`` empty by county, ``county`` empty by provider).
@@ -216,7 +239,7 @@ def utilization(session: Session, period: Period, *, by: str = "county") -> pd.D
     """
     if by not in ("county", "provider"):
         raise ValueError(f"by must be 'county' or 'provider', not {by!r}")
-    held = _held_units(session, period, by)
+    held = _held_units(session, period, by, rows)
     capacity = _capacity(session, period, by)
     frame = capacity.merge(held, on=["month", "service", "key"], how="outer")
     counts = ["contracts", "contracted_capacity", "units_committed", "units_accepted", "members_served"]
@@ -236,36 +259,32 @@ def utilization(session: Session, period: Period, *, by: str = "county") -> pd.D
 EVENT_KEYS = ("month", "county", "service", "provider", "source")
 
 
-def _event_query(dialect: str, event: str, period: Period, keys: Sequence[str]) -> sa.Select[*tuple[Any, ...]]:
-    """One event kind's rows, with the ``keys`` columns (of :data:`EVENT_KEYS`) and its reason.
-
-    Referrals and members are joined only when a key needs them: the month of an answer comes
-    from the assignment alone.
-    """
+def _event_query(dialect: str, event: str, period: Period, among: Among | None = None) -> sa.Select[*tuple[Any, ...]]:
+    """One event kind's rows (of the referrals ``among`` admits): the referral id, the
+    :data:`EVENT_KEYS` columns, the event and its reason."""
     r, a = Referral, Assignment
     blank = sa.literal("")
-    wants_member = "county" in keys
-    wants_referral = wants_member or "service" in keys or "source" in keys
+    label = sa.literal(event)
     if event == "RECEIVED":
-        columns = {"month": month_of(r.received_date, dialect), "county": Member.county, "service": r.service_key,
-                   "provider": blank, "source": r.source}
-        received: sa.Select[*tuple[Any, ...]] = (
-            sa.select(*[columns[k].label(k) for k in keys], blank.label("reason"))
-            .select_from(r).where(r.received_date.between(period.start, period.end)))
-        return received.join(Member, Member.id == r.member_id) if wants_member else received
+        received = (
+            sa.select(r.id, month_of(r.received_date, dialect), Member.county, r.service_key, blank, r.source, label,
+                      blank)
+            .join(Member, Member.id == r.member_id)
+            .where(r.received_date.between(period.start, period.end)))
+        return received if among is None else received.where(among(r.id))
     stmt: sa.Select[*tuple[Any, ...]]
     if event == "UNPLACED":
         lo, hi = period_bounds(period)
         u = UnplacedReferral
-        first = (
+        first_select = (
             sa.select(u.referral_id, u.reason, sa.func.min(u.created_at).label("first_at"))
             .where(u.created_at >= lo, u.created_at < hi)
             .group_by(u.referral_id, u.reason)
-            .subquery("first_unplaced")
         )
-        columns = {"month": month_of(day_of(first.c.first_at, dialect), dialect), "county": Member.county,
-                   "service": r.service_key, "provider": blank, "source": r.source}
-        stmt = sa.select(*[columns[k].label(k) for k in keys], first.c.reason.label("reason")).select_from(first)
+        first = (first_select if among is None else first_select.where(among(u.referral_id))).subquery("first_unplaced")
+        stmt = (sa.select(first.c.referral_id, month_of(day_of(first.c.first_at, dialect), dialect), Member.county,
+                          r.service_key, blank, r.source, label, first.c.reason)
+                .select_from(first).join(r, r.id == first.c.referral_id))
     else:
         where: sa.ColumnElement[bool]
         reason_col: sa.ColumnElement[str]
@@ -279,20 +298,25 @@ def _event_query(dialect: str, event: str, period: Period, keys: Sequence[str]) 
             day = a.answered_on
             where = sa.and_(a.answered_on.between(period.start, period.end), a.status == AssignmentStatus.DECLINED)
             reason_col = sa.func.coalesce(a.decline_reason, "")
-        columns = {"month": month_of(day, dialect), "county": Member.county, "service": r.service_key,
-                   "provider": a.provider_id, "source": r.source}
-        stmt = sa.select(*[columns[k].label(k) for k in keys], reason_col.label("reason")).select_from(a).where(where)
-    if wants_referral:
-        stmt = stmt.join(r, r.id == (first.c.referral_id if event == "UNPLACED" else a.referral_id))
-    if wants_member:
-        stmt = stmt.join(Member, Member.id == r.member_id)
-    return stmt
+        stmt = (sa.select(a.referral_id, month_of(day, dialect), Member.county, r.service_key, a.provider_id, r.source,
+                          label, reason_col)
+                .select_from(a).join(r, r.id == a.referral_id).where(where))
+        if among is not None:
+            stmt = stmt.where(among(a.referral_id))
+    return stmt.join(Member, Member.id == r.member_id)
 
 
-def referral_counts(session: Session, period: Period, keys: Sequence[str] = EVENT_KEYS) -> pd.DataFrame:
-    """Return the events of ``period`` counted by ``keys`` (of :data:`EVENT_KEYS`), event and reason:
-    five GROUP BYs. The page asks only for what it shows (by month and one more key); the CSV file
-    for all keys (:func:`referral_events`).
+def _events_query(dialect: str, period: Period, among: Among | None = None) -> sa.CompoundSelect[*tuple[Any, ...]]:
+    """Every event of the period, one row each (:func:`_event_query`), for :mod:`reports.kept`."""
+    return sa.union_all(*(_event_query(dialect, event, period, among) for event in EVENTS))
+
+
+def referral_counts(session: Session, period: Period, keys: Sequence[str] = EVENT_KEYS, *,
+                    rows: RowSource = fresh_rows) -> pd.DataFrame:
+    """Return the events of ``period`` counted by ``keys`` (of :data:`EVENT_KEYS`), event and reason.
+    The page asks only for what it shows (by month and one more key); the CSV file for all keys
+    (:func:`referral_events`). The events are read one row each, through ``rows``
+    (:mod:`reports.kept`), and counted in Python.
 
     Columns: ``keys``, event, reason, count; sorted by month (when a key), event, the other keys, reason.
     """
@@ -301,13 +325,12 @@ def referral_counts(session: Session, period: Period, keys: Sequence[str] = EVEN
         raise ValueError(f"unknown key(s) {unknown!r}; choose from {', '.join(EVENT_KEYS)}")
     keys = list(dict.fromkeys(keys))
     dialect = session.get_bind().dialect.name
-    frames = []
-    for event in EVENTS:
-        rows = _event_query(dialect, event, period, keys).subquery("events")
-        grouped = [rows.c[k] for k in keys] + [rows.c.reason]
-        stmt = sa.select(*grouped, sa.func.count()).group_by(*grouped)
-        frames.append(read_frame(session, stmt, [*keys, "reason", "count"]).assign(event=event))
-    result = pd.concat(frames, ignore_index=True)
+    events = rows(session, ("referral.events", period), fetch_query(session, lambda among: _events_query(
+        dialect, period, among)))
+    # row: referral id, the EVENT_KEYS, event, reason
+    picked = itemgetter(*(1 + EVENT_KEYS.index(k) for k in keys), 6, 7)
+    counts = Counter(map(picked, events))
+    result = pd.DataFrame([(*group, n) for group, n in counts.items()], columns=[*keys, "event", "reason", "count"])
     if "source" in keys:
         result["source"] = result["source"].map(str)
     result["count"] = result["count"].astype("int64")
@@ -318,13 +341,13 @@ def referral_counts(session: Session, period: Period, keys: Sequence[str] = EVEN
     return result.reindex(columns=[*keys, "event", "reason", "count"]).reset_index(drop=True)
 
 
-def referral_events(session: Session, period: Period) -> pd.DataFrame:
-    """Return the referral report of ``period`` as tidy counts (7003 VI.I.1.a.1.c): five GROUP BYs.
+def referral_events(session: Session, period: Period, *, rows: RowSource = fresh_rows) -> pd.DataFrame:
+    """Return the referral report of ``period`` as tidy counts (7003 VI.I.1.a.1.c).
 
     Columns: :data:`REFERRAL_COLUMNS`; ``provider`` is empty for RECEIVED and UNPLACED, ``reason``
     for RECEIVED, SENT and ACCEPTED.
     """
-    return referral_counts(session, period).reindex(columns=list(REFERRAL_COLUMNS))
+    return referral_counts(session, period, rows=rows).reindex(columns=list(REFERRAL_COLUMNS))
 
 
 def referral_summary(events: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:

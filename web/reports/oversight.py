@@ -203,17 +203,17 @@ def _equity_report(session: Session, period: Period, args: Mapping[str, str]) ->
 
 
 def _utilization(session: Session, period: Period, by: str) -> pd.DataFrame:
-    return cached(session, ("utilization", period, by), lambda: utilization(session, period, by=by))
+    return cached(session, ("utilization", period, by), lambda: utilization(session, period, by=by, rows=kept_rows))
 
 
 def _referral_events(session: Session, period: Period) -> pd.DataFrame:
-    return cached(session, ("referral_events", period), lambda: referral_events(session, period))
+    return cached(session, ("referral_events", period), lambda: referral_events(session, period, rows=kept_rows))
 
 
 def _referral_counts(session: Session, period: Period, by: str) -> pd.DataFrame:
     """What the page shows: counts by month and ``by`` (not the CSV file's finest grain)."""
     return cached(session, ("referral_counts", period, by),
-                  lambda: referral_counts(session, period, ("month", by)))
+                  lambda: referral_counts(session, period, ("month", by), rows=kept_rows))
 
 
 def _equity_tables(report: EquityReport, scope: Scope, names: Mapping[str, Mapping[str, str]],
