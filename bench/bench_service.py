@@ -13,8 +13,10 @@ roster files loaded with the real importer:
   capacity reports), then every argument-less GET route and the pages with an id or a filter (the
   busiest county, provider, run and referral) as plan staff, and the portal as a provider user.
   Each page is read three times (the median, and the first read: the process's first, after the
-  week's changes), then once more right after a committed write (the report pages keep their results
-  while the data are unchanged, so that read recomputes them, in a warm process).
+  week's changes), then once more right after a committed write to one referral, and once after a
+  write to 1,000 of the newest referrals (the report pages keep their results while the data are
+  unchanged, and their rows per referral: those reads recompute them from the referrals read again,
+  in a warm process).
 
 Run: ``.venv/bin/python -m bench.bench_service [--resolve-referrals 20000] [--nightly-referrals 250000]
 [--page-referrals 100000] [--database sqlite|postgresql] [--only resolve,nightly,pages]``
@@ -354,23 +356,28 @@ def _bench_users(url: str, provider_id: str) -> None:
     engine.dispose()
 
 
-def _touch(engine: Any, referral_id: str) -> None:
+def _touch(engine: Any, referral_ids: list[str]) -> None:
     """A committed write that changes no figure but moves the data-changes counter
-    (:mod:`csmatch.dataversion`): every kept report result is retired, as by any real change."""
+    (:mod:`csmatch.dataversion`) and logs the referrals as changed (:mod:`csmatch.changes`): every
+    kept report result is retired and those referrals' rows are read again, as after a real change."""
     import sqlalchemy as sa
 
     from referrals.models import Referral
 
     with engine.begin() as conn:
-        conn.execute(sa.update(Referral).where(Referral.id == referral_id).values(notes=Referral.notes))
+        conn.execute(sa.update(Referral).where(Referral.id.in_(referral_ids)).values(notes=Referral.notes))
 
 
 def time_pages(url: str, repeats: int = 3) -> dict[str, Any]:
     """Sign in as plan staff (admin) and as the busiest provider's intake worker, GET every page
-    ``repeats`` times, then once more right after a data change; return per page its status, the
-    median, the first read (the process's first: SQL compiled, templates loaded) and the read after
-    the change (a warm process, nothing kept: what a user sees after someone else's write)."""
+    ``repeats`` times, then once more right after a data change, and after a change to 1,000
+    referrals; return per page its status, the median, the first read (the process's first: SQL
+    compiled, templates loaded, every report row read) and the reads after the changes (a warm
+    process, no result kept: what a user sees after someone else's write)."""
+    import sqlalchemy as sa
+
     from csmatch.db import make_engine
+    from referrals.models import Referral
     from web import create_app, freeze_startup_objects
 
     ids = _page_ids(url)
@@ -379,6 +386,9 @@ def time_pages(url: str, repeats: int = 3) -> dict[str, Any]:
                       "TODAY": PAGES_TODAY})
     freeze_startup_objects()  # as the server does before serving (csmatch demo)
     writer = make_engine(url)
+    with writer.connect() as conn:  # the newest referrals: in every report's default period
+        newest = list(conn.execute(sa.select(Referral.id).order_by(Referral.received_date.desc(), Referral.id)
+                                   .limit(1000)).scalars())
     plain = [rule.rule for rule in app.url_map.iter_rules()
              if "GET" in (rule.methods or set()) and not rule.arguments and not rule.rule.startswith("/static")
              and not rule.rule.startswith("/portal")]
@@ -398,17 +408,23 @@ def time_pages(url: str, repeats: int = 3) -> dict[str, Any]:
                 except Exception:  # noqa: BLE001 - a page that fails is reported, the others still measured
                     status = 500
                 times.append(time.perf_counter() - t)
-            _touch(writer, ids["referral"])
+            _touch(writer, [ids["referral"]])
             t = time.perf_counter()
             client.get(page)
             after_change = time.perf_counter() - t
+            _touch(writer, newest)
+            t = time.perf_counter()
+            client.get(page)
+            after_many = time.perf_counter() - t
             key = page if email.startswith("bench") or page.startswith("/portal") else f"{page} (provider)"
             # first: the process's first read of the page, also the first after the week's changes (the
             # report pages keep their results while the data are unchanged, web.cache); median: the page
-            # read again; after_change: read again right after a write, in the warm process
+            # read again; after_change: read again right after a write to one referral, in the warm
+            # process; after_1000: after a write to 1,000 referrals
             results[key] = {"status": status, "median_ms": round(statistics.median(times) * 1000, 1),
                             "max_ms": round(max(times) * 1000, 1), "first_ms": round(times[0] * 1000, 1),
-                            "after_change_ms": round(after_change * 1000, 1)}
+                            "after_change_ms": round(after_change * 1000, 1),
+                            "after_1000_ms": round(after_many * 1000, 1)}
     app.extensions["csmatch.engine"].dispose()
     writer.dispose()
     return {"ids": ids, "pages": results, "load_avg": os.getloadavg()}
@@ -502,14 +518,17 @@ def main(argv: list[str] | None = None) -> None:
             worst = max(result["pages"].items(), key=lambda kv: kv[1]["median_ms"])
             cold = max(result["pages"].items(), key=lambda kv: kv[1]["first_ms"])
             changed = max(result["pages"].items(), key=lambda kv: kv[1]["after_change_ms"])
+            many = max(result["pages"].items(), key=lambda kv: kv[1]["after_1000_ms"])
             print(f"   the week: {result['week']}; ids: {result['ids']}")
             for page, v in result["pages"].items():
                 print(f"   {page:60s} {v['status']} {v['median_ms']:8.1f} ms (first {v['first_ms']:.1f}, "
-                      f"after a change {v['after_change_ms']:.1f}, max {v['max_ms']:.1f})")
+                      f"after a change {v['after_change_ms']:.1f}, after 1,000 {v['after_1000_ms']:.1f}, "
+                      f"max {v['max_ms']:.1f})")
             load = " ".join(f"{x:.1f}" for x in result["load_avg"])
             print(f"   slowest: {worst[0]} {worst[1]['median_ms']} ms (target 500 ms); slowest first request: "
                   f"{cold[0]} {cold[1]['first_ms']} ms; slowest after a change: {changed[0]} "
-                  f"{changed[1]['after_change_ms']} ms; load average {load}")
+                  f"{changed[1]['after_change_ms']} ms; after a write to 1,000 referrals: {many[0]} "
+                  f"{many[1]['after_1000_ms']} ms; load average {load}")
         print(f"   peak memory of the measuring process: {result['peak_mb']:.0f} MB", flush=True)
     out = Path("bench/results")
     out.mkdir(parents=True, exist_ok=True)
