@@ -11,17 +11,20 @@ What is logged (:data:`LOGGED`), and why it is enough: the per-referral rows a r
 only these tables and columns.
 
 * a write to a row with a referral id (the referral itself, its assignments, status history,
-  unplaced records and stated preferences) logs that referral;
-* a write to a member (or the member's demographics) logs every referral of the member;
+  unplaced records, stated preferences and exclusions) logs that referral; an update that moves
+  the row to another referral logs both;
+* a write to a member (or the member's demographics) logs every referral of the member (of both
+  members, if an update moves the row);
 * an update that changes a column the kept rows read from a shared table (a service's
   ``site_based``, a site's coordinates, a contract's service) logs NULL. These are rare; deleting
   such a row while referenced is refused by its foreign keys, and a new one is referenced only
   by rows that log themselves.
 
 PostgreSQL: statement-level triggers with transition tables (one insert per statement; writers
-take no lock on the log, so they never wait on one another for it), named to fire after the
-data-changes trigger of the same statement, which takes the writers' shared advisory lock first.
-SQLite: row-level triggers (it has no statement-level ones).
+take no lock on the log, so they never wait on one another for it); each first takes the writers'
+shared advisory lock, as the data-changes trigger does, so no log id is handed out unseen by
+:func:`csmatch.dataversion.data_version`. A TRUNCATE logs NULL. SQLite: row-level triggers (it
+has no statement-level ones).
 
 The log grows with every write; the nightly batch prunes it (:func:`prune_changes`).
 ``tests/csmatch/test_changes.py`` checks that every table with a referral id has its triggers.
@@ -33,6 +36,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
+
+from csmatch.dataversion import LOCK_KEY
 
 __all__ = ["ALL_REFERRALS", "LOGGED", "TABLE", "Changes", "changes_since", "create_statements", "drop_statements",
            "latest_change", "prune_changes"]
@@ -75,18 +80,25 @@ def create_statements(dialect: str, tables: Iterable[str] | None = None) -> list
     if dialect == "postgresql":
         statements = [
             f"CREATE TABLE {TABLE} (id BIGSERIAL PRIMARY KEY, referral_id VARCHAR(30))",
+            # the rows a statement changed: both sides of an update (a row moved to another referral
+            # or member changes both); the writers' shared lock first, as csmatch.dataversion's
+            # trigger takes it (a row-level trigger fires before the statement-level ones)
             f"""CREATE FUNCTION log_referral_changes() RETURNS trigger AS $$
                DECLARE
-                 changed text := CASE TG_OP WHEN 'DELETE' THEN 'old_rows' ELSE 'new_rows' END;
+                 changed text := CASE TG_OP WHEN 'DELETE' THEN 'SELECT %1$I AS id FROM old_rows'
+                                            WHEN 'UPDATE' THEN 'SELECT %1$I AS id FROM new_rows UNION '
+                                                               'SELECT %1$I FROM old_rows'
+                                            ELSE 'SELECT %1$I AS id FROM new_rows' END;
                BEGIN
-                 IF TG_ARGV[0] = 'shared' THEN
+                 PERFORM pg_advisory_xact_lock_shared({LOCK_KEY});
+                 IF TG_ARGV[0] = 'shared' OR TG_OP = 'TRUNCATE' THEN
                    INSERT INTO {TABLE} (referral_id) VALUES (NULL);
                  ELSIF TG_ARGV[0] = 'member' THEN
                    EXECUTE format('INSERT INTO {TABLE} (referral_id) SELECT r.id FROM referrals r '
-                                  'WHERE r.member_id IN (SELECT %I FROM %I) ORDER BY r.id', TG_ARGV[1], changed);
+                                  'WHERE r.member_id IN (' || changed || ') ORDER BY r.id', TG_ARGV[1]);
                  ELSE
-                   EXECUTE format('INSERT INTO {TABLE} (referral_id) SELECT DISTINCT %I FROM %I ORDER BY 1',
-                                  TG_ARGV[1], changed);
+                   EXECUTE format('INSERT INTO {TABLE} (referral_id) SELECT DISTINCT id FROM (' || changed
+                                  || ') AS changed ORDER BY 1', TG_ARGV[1]);
                  END IF;
                  RETURN NULL;
                END; $$ LANGUAGE plpgsql""",
@@ -114,16 +126,28 @@ def create_trigger_statements(dialect: str, tables: Iterable[str] | None = None)
         (column,) = columns
         for event in _EVENTS:
             if dialect == "postgresql":
-                rows = "OLD TABLE AS old_rows" if event == "DELETE" else "NEW TABLE AS new_rows"
+                rows = {"INSERT": "NEW TABLE AS new_rows", "UPDATE": "NEW TABLE AS new_rows OLD TABLE AS old_rows",
+                        "DELETE": "OLD TABLE AS old_rows"}[event]
                 statements.append(f"""CREATE TRIGGER {_trigger(table, event)} AFTER {event} ON {table}
                                       REFERENCING {rows} FOR EACH STATEMENT
                                       EXECUTE FUNCTION log_referral_changes('{kind}', '{column}')""")
                 continue
-            row = "OLD" if event == "DELETE" else "NEW"
-            insert = (f"INSERT INTO {TABLE} (referral_id) VALUES ({row}.{column})" if kind == "referral" else
-                      f"INSERT INTO {TABLE} (referral_id) SELECT id FROM referrals WHERE member_id = {row}.{column}")
+            sides = {"INSERT": ["NEW"], "UPDATE": ["NEW", "OLD"], "DELETE": ["OLD"]}[event]
+            inserts = []
+            for side in sides:
+                if kind == "referral":
+                    insert = f"INSERT INTO {TABLE} (referral_id) SELECT {side}.{column}"
+                else:
+                    insert = (f"INSERT INTO {TABLE} (referral_id) "
+                              f"SELECT id FROM referrals WHERE member_id = {side}.{column}")
+                if side == "OLD" and event == "UPDATE":  # the old side only when the row moved
+                    insert += f" {'WHERE' if kind == 'referral' else 'AND'} OLD.{column} IS NOT NEW.{column}"
+                inserts.append(insert)
             statements.append(f"CREATE TRIGGER {_trigger(table, event)} AFTER {event} ON {table} "
-                              f"BEGIN {insert}; END")
+                              f"BEGIN {'; '.join(inserts)}; END")
+        if dialect == "postgresql":  # TRUNCATE empties a table without rows to name: every referral
+            statements.append(f"""CREATE TRIGGER {_trigger(table, 'TRUNCATE')} AFTER TRUNCATE ON {table}
+                                  FOR EACH STATEMENT EXECUTE FUNCTION log_referral_changes('{kind}', '{column}')""")
     return statements
 
 
@@ -131,7 +155,9 @@ def drop_statements(dialect: str, tables: Iterable[str] | None = None) -> list[s
     """Undo :func:`create_statements`."""
     statements = []
     for table in LOGGED if tables is None else tables:
-        events = ("UPDATE",) if LOGGED[table][0] == "shared" else _EVENTS
+        events: tuple[str, ...] = ("UPDATE",) if LOGGED[table][0] == "shared" else _EVENTS
+        if dialect == "postgresql" and LOGGED[table][0] != "shared":
+            events += ("TRUNCATE",)
         on = f" ON {table}" if dialect == "postgresql" else ""
         statements += [f"DROP TRIGGER IF EXISTS {_trigger(table, event)}{on}" for event in events]
     if dialect == "postgresql":

@@ -26,7 +26,6 @@ from collections.abc import Hashable, Iterable
 
 from sqlalchemy.orm import Session
 
-from csmatch import changes
 from csmatch.db import CHANGES_AT_BEGIN
 
 __all__ = ["LOCK_KEY", "SEQUENCE", "TABLE", "UNTRACKED", "create_statements", "create_trigger_statements",
@@ -44,6 +43,8 @@ UNTRACKED = frozenset({"audit_events", "alembic_version", TABLE, "users", "api_t
 def include_name(name: str | None, type_: str, _parent_names: object) -> bool:
     """For Alembic's comparisons: the counter table and the referral change log are kept by triggers,
     not by models."""
+    from csmatch import changes  # it takes this module's lock key
+
     return not (type_ == "table" and name in (TABLE, changes.TABLE))
 
 

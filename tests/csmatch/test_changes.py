@@ -39,8 +39,10 @@ def test_every_table_a_report_reads_per_referral_is_logged() -> None:
 
 
 def test_the_database_has_the_triggers_of_every_logged_table(engine: Engine) -> None:
+    row_events = ("insert", "update", "delete", "truncate") if engine.dialect.name == "postgresql" else (
+        "insert", "update", "delete")
     expected = {(table, f"{table}_referral_changes_{event}") for table, (kind, _) in LOGGED.items()
-                for event in (("update",) if kind == "shared" else ("insert", "update", "delete"))}
+                for event in (("update",) if kind == "shared" else row_events)}
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             rows = conn.exec_driver_sql(
@@ -122,6 +124,31 @@ def test_an_update_logs_each_referral_it_touched(committing_engine: Engine, worl
     place = place_now(committing_engine)
     commit(committing_engine, sa.update(Referral).where(Referral.id != world.first).values(notes="all but one"))
     assert logged_since(committing_engine, place) == world.pair - {world.first} | {world.alone}
+
+
+def test_a_row_moved_to_another_referral_logs_both(committing_engine: Engine, world: World) -> None:
+    """The kept rows of the referral it left must go too."""
+    with Session(committing_engine) as session:
+        make_assignment(session, session.get_one(Referral, world.first), session.get_one(Contract, world.contract_id))
+        session.commit()
+    place = place_now(committing_engine)
+    commit(committing_engine, sa.update(Assignment).where(Assignment.referral_id == world.first)
+           .values(referral_id=world.alone))
+    assert logged_since(committing_engine, place) == {world.first, world.alone}
+    place = place_now(committing_engine)
+    other = next(iter(world.pair - {world.first}))
+    commit(committing_engine, sa.update(Referral).where(Referral.id == other).values(
+        member_id=sa.select(Referral.member_id).where(Referral.id == world.alone).scalar_subquery()))
+    assert logged_since(committing_engine, place) == {other}
+
+
+def test_a_truncate_logs_everything(committing_engine: Engine, world: World) -> None:
+    """PostgreSQL only (SQLite has no TRUNCATE): no rows to name, so every referral."""
+    if committing_engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE")
+    place = place_now(committing_engine)
+    commit(committing_engine, sa.text("TRUNCATE referral_exclusions"))
+    assert logged_since(committing_engine, place) is None
 
 
 def test_a_deleted_row_logs_the_referral_it_belonged_to(committing_engine: Engine, world: World) -> None:
