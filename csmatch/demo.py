@@ -89,9 +89,11 @@ def demo_command(obj: CliContext, host: str, port: int, no_serve: bool, roster: 
     if no_serve:
         return
     from web import create_app, freeze_startup_objects
+    from web.cache import start_report_warmer
 
     app = create_app({"DATABASE_URL": obj.url, "SESSION_COOKIE_SECURE": False})
     freeze_startup_objects()
+    start_report_warmer(app)
     click.echo(f"\nDashboard: http://{host}:{port}/  (Ctrl-C to stop)")
     app.run(host=host, port=port, debug=False, use_reloader=False)
 

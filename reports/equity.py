@@ -337,7 +337,7 @@ def _read_outcomes(session: Session, period: Period, calendar: HolidayCalendar,
     build the :class:`Outcomes`; also the per-referral columns only :func:`referral_outcomes` shows."""
     dialect = session.get_bind().dialect.name
     found = rows(session, ("equity.outcomes", period),
-                 fetch_query(session, lambda among: _outcomes_query(period, dialect, among)))
+                 fetch_query(lambda among: _outcomes_query(period, dialect, among)))
     width = 21
     table = np.array(found, dtype=object) if found else np.empty((0, width), dtype=object)
     columns: list[npt.NDArray[np.object_]] = [table[:, i] for i in range(width)]
@@ -376,7 +376,7 @@ def _read_outcomes(session: Session, period: Period, calendar: HolidayCalendar,
     }
     answers: dict[str, list[int]] = {}
     by_referral = rows(session, ("equity.answers", period),
-                       fetch_query(session, lambda among: _answers_query(period, among)))
+                       fetch_query(lambda among: _answers_query(period, among)))
     for _, provider_id, sent_count, declined_count in by_referral:
         total = answers.setdefault(str(provider_id), [0, 0])
         total[0] += int(sent_count)

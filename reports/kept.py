@@ -36,8 +36,9 @@ from csmatch.db import among
 __all__ = ["Among", "Fetch", "KeptRows", "Row", "RowSource", "fetch_query", "fresh_rows"]
 
 Row = tuple[Any, ...]
-# the rows of the given referrals (None: of every referral); column 0 is the referral id
-Fetch = Callable[[Sequence[str] | None], Iterable[Sequence[Any]]]
+# the rows of the given referrals (None: of every referral), read on the session; column 0 is the
+# referral id
+Fetch = Callable[[Session, Sequence[str] | None], Iterable[Sequence[Any]]]
 # given a referral id column, the condition "it is one of the referrals to read"
 Among = Callable[[Any], sa.ColumnElement[bool]]
 
@@ -48,17 +49,17 @@ class RowSource(Protocol):
 
 def fresh_rows(session: Session, name: Hashable, fetch: Fetch) -> list[Row]:
     """Every row, read now, ordered by referral id (stable within a referral)."""
-    rows = [tuple(row) for row in fetch(None)]
+    rows = [tuple(row) for row in fetch(session, None)]
     rows.sort(key=itemgetter(0))
     return rows
 
 
-def fetch_query(session: Session, query: Callable[[Among | None], sa.Executable]) -> Fetch:
+def fetch_query(query: Callable[[Among | None], sa.Executable]) -> Fetch:
     """A :data:`Fetch` of a statement: ``query(None)`` reads every referral, ``query(among)`` only
     those whose id column ``among`` admits. Plain tuples from the driver: report rows hold numbers,
     strings and NULLs only (dates as day numbers or month labels), so SQLAlchemy has nothing to
     convert, and building its rows cost a fifth of the read."""
-    def fetch(referral_ids: Sequence[str] | None) -> Sequence[Any]:
+    def fetch(session: Session, referral_ids: Sequence[str] | None) -> Sequence[Any]:
         session.flush()
         ids = None if referral_ids is None else list(referral_ids)
         condition: Among | None = None if ids is None else (lambda column: among(session, column, ids))
@@ -71,10 +72,12 @@ def fetch_query(session: Session, query: Callable[[Among | None], sa.Executable]
 
 @dataclass
 class _Kept:
-    """One name's rows by referral (keys in id order) and the change log's place they are as of."""
+    """One name's rows by referral (keys in id order), the change log's place they are as of, and
+    how to read them again."""
 
     rows: dict[str, list[Row]]
     place: int
+    fetch: Fetch
 
 
 def _by_referral(rows: Iterable[Sequence[Any]]) -> dict[str, list[Row]]:
@@ -100,43 +103,57 @@ class KeptRows:
         before = data_version(session)
         if before is None or self.size <= 0:
             return fresh_rows(session, name, fetch)
-        key = (before[0], name)  # type: ignore[index]  # (database URL, version)
+        kept = self._sync(session, (before[0], name), fetch, before)  # type: ignore[index]  # (URL, version)
+        return [row for rows in kept.rows.values() for row in rows]
+
+    def refresh(self, session: Session) -> int:
+        """Bring every kept name of the session's database up to date, as a read would (a warmer
+        calls this between requests, so that a read after a write finds the rows refreshed);
+        return how many names were."""
+        before = data_version(session)
+        if before is None:
+            return 0
+        url = before[0]  # type: ignore[index]
+        with self._lock:
+            names = [(key, kept.fetch) for key, kept in self._kept.items() if key[0] == url]  # type: ignore[index]
+        for key, fetch in names:
+            self._sync(session, key, fetch, before)
+        return len(names)
+
+    def _sync(self, session: Session, key: Hashable, fetch: Fetch, before: Hashable) -> _Kept:
+        """The rows of ``key`` as the session reads them: the kept ones, the changed referrals read again."""
         with self._lock:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
-            return self._read(session, key, fetch, before)
-
-    def _read(self, session: Session, key: Hashable, fetch: Fetch, before: Hashable) -> list[Row]:
-        connection = session.connection()
-        with self._lock:
-            kept = self._kept.get(key)
-        if kept is None:
-            kept = self._read_all(session, fetch, latest_change(connection))
-        else:
-            changes = changes_since(connection, kept.place)
-            if changes.referral_ids is None:
-                kept = self._read_all(session, fetch, changes.through)
-            elif changes.referral_ids:
-                kept = self._refresh(kept, sorted(changes.referral_ids), fetch, changes.through)
-        with self._lock:
-            if data_version(session) == before:  # nothing committed or in flight meanwhile: the place holds
-                self._kept[key] = kept
-                self._kept.move_to_end(key)
-                while len(self._kept) > self.size:
-                    dropped, _ = self._kept.popitem(last=False)
-                    self._locks.pop(dropped, None)
-            # else the write that moved the version may be missing from what was read: the rows are
-            # right for this read, but the place is not to be trusted; the entry kept before stays
-        return [row for rows in kept.rows.values() for row in rows]
+            connection = session.connection()
+            with self._lock:
+                kept = self._kept.get(key)
+            if kept is None:
+                kept = self._read_all(session, fetch, latest_change(connection))
+            else:
+                changes = changes_since(connection, kept.place)
+                if changes.referral_ids is None:
+                    kept = self._read_all(session, fetch, changes.through)
+                elif changes.referral_ids:
+                    kept = self._refresh(session, kept, sorted(changes.referral_ids), changes.through)
+            with self._lock:
+                if data_version(session) == before:  # nothing committed or in flight meanwhile: the place holds
+                    self._kept[key] = kept
+                    self._kept.move_to_end(key)
+                    while len(self._kept) > self.size:
+                        dropped, _ = self._kept.popitem(last=False)
+                        self._locks.pop(dropped, None)
+                # else the write that moved the version may be missing from what was read: the rows
+                # are right for this read, but the place is not to be trusted; the entry kept before stays
+            return kept
 
     def _read_all(self, session: Session, fetch: Fetch, place: int) -> _Kept:
         self.full_reads += 1
-        rows = _by_referral(fresh_rows(session, None, fetch))
-        return _Kept(rows, place)
+        return _Kept(_by_referral(fresh_rows(session, None, fetch)), place, fetch)
 
-    def _refresh(self, kept: _Kept, referral_ids: list[str], fetch: Fetch, place: int) -> _Kept:
+    def _refresh(self, session: Session, kept: _Kept, referral_ids: list[str], place: int) -> _Kept:
         self.refreshed += len(referral_ids)
-        found = _by_referral(fetch(referral_ids))
+        found = _by_referral(kept.fetch(session, referral_ids))
         rows = dict(kept.rows)  # a new dict: a reader of the old one (another thread) keeps its rows
         added = False
         for referral_id in referral_ids:
@@ -147,7 +164,7 @@ class KeptRows:
                 rows.pop(referral_id, None)  # out of the period, or gone
         if added:
             rows = dict(sorted(rows.items(), key=itemgetter(0)))
-        return _Kept(rows, place)
+        return _Kept(rows, place, kept.fetch)
 
     def clear(self) -> None:
         with self._lock:

@@ -1,8 +1,10 @@
 """The plan's internal monitoring reports of 7003 VI.I.1.a.1: utilization, referrals, timeliness.
 
 Each report covers a :class:`~reports.common.Period` (a quarter for the Over/Under Utilization
-Review Committee, VI.I.1.b, or any range) and returns a tidy :class:`pandas.DataFrame`; counting is
-done in SQL, pandas only adds business days and medians. Columns are listed in ``docs/reports.md``.
+Review Committee, VI.I.1.b, or any range) and returns a tidy :class:`pandas.DataFrame`. Columns
+are listed in ``docs/reports.md``. Timeliness counts in SQL. Utilization and referrals read one
+narrow row per assignment or event, through a :data:`reports.kept.RowSource` (the dashboard keeps
+them and reads again only the referrals a write touched), and count them in numpy or Python.
 
 Utilization (:func:`utilization`), per month × service × county (or × provider):
     an assignment holds units from the day it is created to the day it ends (the capacity ledger's
@@ -130,7 +132,7 @@ def _held_units(session: Session, period: Period, by: str, rows: RowSource) -> p
     """
     dialect = session.get_bind().dialect.name
     spans = rows(session, ("utilization.spans", period),
-                 fetch_query(session, lambda among: _spans_query(period, dialect, among)))
+                 fetch_query(lambda among: _spans_query(period, dialect, among)))
     columns = ["month", "service", "key", "units_committed", "units_accepted", "members_served"]
     if not spans:
         return pd.DataFrame({name: pd.Series(dtype="int64" if name in columns[3:] else object) for name in columns})
@@ -325,7 +327,7 @@ def referral_counts(session: Session, period: Period, keys: Sequence[str] = EVEN
         raise ValueError(f"unknown key(s) {unknown!r}; choose from {', '.join(EVENT_KEYS)}")
     keys = list(dict.fromkeys(keys))
     dialect = session.get_bind().dialect.name
-    events = rows(session, ("referral.events", period), fetch_query(session, lambda among: _events_query(
+    events = rows(session, ("referral.events", period), fetch_query(lambda among: _events_query(
         dialect, period, among)))
     # row: referral id, the EVENT_KEYS, event, reason
     picked = itemgetter(*(1 + EVENT_KEYS.index(k) for k in keys), 6, 7)

@@ -13,6 +13,10 @@
     Default page size of lists (50); ``MAX_PER_PAGE`` caps ``?per_page=`` (200).
 ``READ_CACHE_SIZE``
     How many report results :mod:`web.cache` keeps while their data are unchanged (32; 0: none).
+``KEPT_ROWS_SIZE``
+    How many report row sets :mod:`web.cache` keeps per referral between writes (8; 0: none).
+``REPORT_WARM_SECONDS``
+    How often :func:`web.cache.start_report_warmer` refreshes the reports in the background (30; 0: never).
 
 Settings may also come from ``CSMATCH_*`` environment variables (``CSMATCH_SECRET_KEY``...).
 Session cookies are HttpOnly, SameSite=Lax, and Secure unless testing or debugging.
@@ -47,6 +51,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         PER_PAGE=50,
         MAX_PER_PAGE=200,
         READ_CACHE_SIZE=32,
+        KEPT_ROWS_SIZE=8,
+        REPORT_WARM_SECONDS=30,
     )
     app.config.from_prefixed_env("CSMATCH")
     if config:

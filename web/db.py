@@ -27,6 +27,12 @@ def init_app(app: Flask) -> None:
     app.teardown_appcontext(close_session)
 
 
+def new_session(app: Flask) -> Session:
+    """A session of the app's own, outside any request (the report warmer's, :mod:`web.cache`)."""
+    factory = cast(Callable[[], Session], app.extensions[_FACTORY])
+    return factory()
+
+
 def get_session() -> Session:
     """The request's session, opened on first use."""
     if "db" not in g:
