@@ -145,9 +145,8 @@ def age_band(age: int | None) -> str:
     return label
 
 
-def _in_period(period: Period, among: Among | None = None) -> sa.Select[str]:
-    ids = sa.select(Referral.id).where(Referral.received_date.between(period.start, period.end))
-    return ids if among is None else ids.where(among(Referral.id))
+def _in_period(period: Period) -> sa.Select[str]:
+    return sa.select(Referral.id).where(Referral.received_date.between(period.start, period.end))
 
 
 def _sent() -> sa.ColumnElement[bool]:
@@ -159,11 +158,15 @@ def _outcomes_query(period: Period, dialect: str, among: Among | None = None) ->
     groups and outcome, narrowed in SQL to plain numbers and strings (days since 1970 for dates, a
     preference code, distance inputs only where a distance is measured). The referral id comes
     first (:mod:`reports.kept`)."""
-    ids = _in_period(period, among)
+    def of_period(column: Any) -> sa.ColumnElement[bool]:
+        # the referrals read: those received in the period, or just the ones named (the outer
+        # query keeps them to the period; naming them on each table lets its referral index serve)
+        return column.in_(_in_period(period)) if among is None else among(column)
+
     h = ReferralStatusChange
     first_placed = (
         sa.select(h.referral_id, sa.func.min(h.on_date).label("placed_on"))
-        .where(h.to_status.in_(_PLACED), h.from_status.is_distinct_from(h.to_status), h.referral_id.in_(ids))
+        .where(h.to_status.in_(_PLACED), h.from_status.is_distinct_from(h.to_status), of_period(h.referral_id))
         .group_by(h.referral_id)
         .subquery("first_placed")
     )
@@ -178,20 +181,20 @@ def _outcomes_query(period: Period, dialect: str, among: Among | None = None) ->
             sa.func.sum(sa.case((_sent(), 1), else_=0)).label("sent"),
             sa.func.sum(sa.case((Assignment.status == AssignmentStatus.DECLINED, 1), else_=0)).label("declined"),
         )
-        .where(Assignment.referral_id.in_(ids))
+        .where(of_period(Assignment.referral_id))
         .group_by(Assignment.referral_id)
         .subquery("assignment_summary")
     )
     placement = aliased(Assignment, name="placement")
     unplaced = (
         sa.select(UnplacedReferral.referral_id)
-        .where(UnplacedReferral.referral_id.in_(ids))
+        .where(of_period(UnplacedReferral.referral_id))
         .group_by(UnplacedReferral.referral_id)
         .subquery("ever_unplaced")
     )
     stated = (
         sa.select(ReferralPreference.referral_id)
-        .where(ReferralPreference.referral_id.in_(ids))
+        .where(of_period(ReferralPreference.referral_id))
         .group_by(ReferralPreference.referral_id)
         .subquery("stated")
     )
@@ -247,11 +250,14 @@ def _outcomes_query(period: Period, dialect: str, among: Among | None = None) ->
 
 def _answers_query(period: Period, among: Among | None = None) -> sa.Select[*tuple[Any, ...]]:
     """Per referral received in the period and provider asked: its assignments sent and declined."""
-    return sa.select(
+    answers = sa.select(
         Assignment.referral_id, Assignment.provider_id, sa.func.sum(sa.case((_sent(), 1), else_=0)),
         sa.func.sum(sa.case((Assignment.status == AssignmentStatus.DECLINED, 1), else_=0)),
-    ).where(Assignment.referral_id.in_(_in_period(period, among))).group_by(Assignment.referral_id,
-                                                                                    Assignment.provider_id)
+    ).group_by(Assignment.referral_id, Assignment.provider_id)
+    if among is None:
+        return answers.where(Assignment.referral_id.in_(_in_period(period)))
+    return answers.join(Referral, Referral.id == Assignment.referral_id).where(
+        among(Assignment.referral_id), Referral.received_date.between(period.start, period.end))
 
 
 # preference codes of :func:`_outcomes_query`
@@ -374,23 +380,25 @@ def _read_outcomes(session: Session, period: Period, calendar: HolidayCalendar,
         "sex": _grouping(sex, lambda v: _label(v, ("U",))),
         "age_band": _grouping(bands, str),
     }
-    answers: dict[str, list[int]] = {}
-    by_referral = rows(session, ("equity.answers", period),
-                       fetch_query(lambda among: _answers_query(period, among)))
-    for _, provider_id, sent_count, declined_count in by_referral:
-        total = answers.setdefault(str(provider_id), [0, 0])
-        total[0] += int(sent_count)
-        total[1] += int(declined_count)
+    answers = rows(session, ("equity.answers", period), fetch_query(lambda among: _answers_query(period, among)))
+    provider_answers: dict[str, tuple[int, int]] = {}
+    if answers:
+        asked = np.array(answers, dtype=object)
+        code, providers = pd.factorize(asked[:, 1])
+        sent_to, declined_by = (np.bincount(code, weights=asked[:, i].astype(np.float64), minlength=len(providers))
+                                .round().astype(np.int64) for i in (2, 3))
+        provider_answers = {str(p): (int(n), int(d)) for p, n, d in zip(providers, sent_to, declined_by, strict=True)}
     outcomes = Outcomes(
         groups=groups, placed=placed, unplaced=~placed & ever_unplaced.astype(bool), days=business,
         preference_stated=pref != _NOT_STATED, preference_rank1=pref == _RANK1,
         preference_any=(pref == _RANK1) | (pref == _RANKED), distance=distance,
         sent=sent.astype(np.int64), declined=declined.astype(np.int64),
-        provider_answers={p: (s, d) for p, (s, d) in answers.items()},
+        provider_answers=provider_answers,
     )
     member_id, source, site_based = columns[18:]
-    extra = {"referral_id": list(referral_id), "member_id": list(member_id), "source": [str(s) for s in source],
-             "site_based": site_based.astype(bool), "received": received, "placed_on": placed_on}
+    # as read: only referral_outcomes turns them into its columns
+    extra = {"referral_id": referral_id, "member_id": member_id, "source": source, "site_based": site_based,
+             "received": received, "placed_on": placed_on}
     return outcomes, extra
 
 
@@ -416,12 +424,12 @@ def referral_outcomes(session: Session, period: Period, *, calendar: HolidayCale
 
     received = extra["received"]
     out = pd.DataFrame({
-        "referral_id": pd.Series(extra["referral_id"], dtype=object),
-        "member_id": extra["member_id"],
+        "referral_id": pd.Series(list(extra["referral_id"]), dtype=object),
+        "member_id": list(extra["member_id"]),
         "received_date": pd.Series(dates(received), dtype=object),
         "month": pd.Series(np.datetime_as_string(received.astype("datetime64[M]")), dtype=object),
         **{name: labels(name) for name in ("county", "service")},
-        "source": pd.Series(extra["source"], dtype=object),
+        "source": pd.Series([str(s) for s in extra["source"]], dtype=object),
         **{name: labels(name) for name in ("provider", "race_ethnicity", "sex", "language", "age_band")},
         "outcome": np.where(o.placed, "placed", np.where(o.unplaced, "unplaced", "pending")),
         "placed_on": pd.Series(dates(extra["placed_on"]), dtype=object),
@@ -429,7 +437,7 @@ def referral_outcomes(session: Session, period: Period, *, calendar: HolidayCale
         "preference_stated": o.preference_stated,
         "preference_rank1": o.preference_rank1,
         "preference_any": o.preference_any,
-        "site_based": extra["site_based"],
+        "site_based": extra["site_based"].astype(bool),
         "distance_miles": o.distance,
     })
     return out.astype({c: "category" for c in ("month", *DIMENSIONS)})
@@ -569,16 +577,20 @@ class EquityReport:
         return pd.DataFrame(rows, columns=list(FLAG_COLUMNS))
 
 
-def _flags(table: pd.DataFrame, dimension: str, stratum_by: str, stratum: str, min_group_size: int,
-           alpha: float) -> list[FourFifthsResult]:
+def _rate_columns(table: pd.DataFrame, dimension: str) -> tuple[list[str], dict[str, list[int]]]:
+    """A table's groups and the counts the four-fifths flag reads, as plain lists (sliced per stratum)."""
+    names = {name for pair in RATE_MEASURES.values() for name in pair}
+    return [str(g) for g in table[dimension]], {name: table[name].to_numpy().tolist() for name in names}
+
+
+def _flags(groups: list[str], counts: dict[str, list[int]], dimension: str, stratum_by: str, stratum: str,
+           min_group_size: int, alpha: float) -> list[FourFifthsResult]:
     results: list[FourFifthsResult] = []
-    groups = [str(g) for g in table[dimension]]
     for measure, (hits, total) in RATE_MEASURES.items():
         if dimension == "provider" and measure == "placement_rate":
             continue
-        counts = [GroupCount(g, int(n), int(s)) for g, n, s in zip(groups, table[total].to_numpy(),
-                                                                   table[hits].to_numpy(), strict=True)]
-        results.extend(four_fifths(counts, dimension=dimension, stratum_by=stratum_by, stratum=stratum, measure=measure,
+        found = [GroupCount(g, int(n), int(s)) for g, n, s in zip(groups, counts[total], counts[hits], strict=True)]
+        results.extend(four_fifths(found, dimension=dimension, stratum_by=stratum_by, stratum=stratum, measure=measure,
                                    min_group_size=min_group_size, alpha=alpha))
     return results
 
@@ -613,7 +625,7 @@ def equity_report(
     for dimension in dimensions:
         table = equity_table(outcomes, [dimension])
         tables.append(table.assign(dimension=dimension, group=table[dimension], stratum_by="", stratum=""))
-        flags.extend(_flags(table, dimension, "", "", min_group_size, alpha))
+        flags.extend(_flags(*_rate_columns(table, dimension), dimension, "", "", min_group_size, alpha))
     for stratum_by in strata:
         for dimension in (d for d in dimensions if d in MEMBER_GROUPS and d != stratum_by):
             table = equity_table(outcomes, [stratum_by, dimension])
@@ -621,9 +633,10 @@ def equity_report(
                                        stratum=table[stratum_by]))
             values = table[stratum_by].to_numpy()  # sorted: each stratum's rows are together
             starts = [int(i) for i in np.flatnonzero(np.r_[True, values[1:] != values[:-1]])] if len(values) else []
+            groups, counts = _rate_columns(table, dimension)
             for begin, stop in zip(starts, [*starts[1:], len(values)][:len(starts)], strict=True):
-                part = table.iloc[begin:stop]
-                flags.extend(_flags(part, dimension, stratum_by, str(values[begin]), min_group_size, alpha))
+                flags.extend(_flags(groups[begin:stop], {k: v[begin:stop] for k, v in counts.items()}, dimension,
+                                    stratum_by, str(values[begin]), min_group_size, alpha))
     measures = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     measures["period"] = period.label
     measures = measures.reindex(columns=list(MEASURE_COLUMNS))
