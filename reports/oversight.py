@@ -85,16 +85,10 @@ TIMELINESS_COLUMNS = (
     "answer_median_days", "answer_p90_days",
 )
 _ACCEPTED = (AssignmentStatus.ACCEPTED, AssignmentStatus.ENDED)
+_EPOCH = dt.date(1970, 1, 1)  # day numbers count from it (reports.common.day_number)
 
 
 # --- utilization ---------------------------------------------------------------------------------
-
-def _months_cte(period: Period) -> sa.CTE:
-    rows = [(label, first, last) for label, first, last in period.months()]
-    values = sa.values(sa.column("month", sa.String), sa.column("first_day", sa.Date), sa.column("last_day", sa.Date),
-                       name="months").data(rows)
-    return values.cte("months")
-
 
 def _spans_query(period: Period, dialect: str, among: Among | None = None) -> sa.Select[*tuple[Any, ...]]:
     """Each assignment holding units at some time in the period (of the referrals ``among`` admits):
@@ -140,7 +134,11 @@ def _held_units(session: Session, period: Period, by: str, rows: RowSource) -> p
     never = np.iinfo(np.int64).max  # a NULL day: still held, or never accepted
 
     def days(values: npt.NDArray[np.object_]) -> npt.NDArray[np.int64]:
-        return np.array([never if v is None else v for v in values], dtype=np.int64)
+        found = values.astype(np.float64)  # None -> NaN
+        out = np.full(len(values), never, dtype=np.int64)
+        known = ~np.isnan(found)
+        out[known] = found[known].astype(np.int64)
+        return out
 
     group, groups = pd.factorize(pd.MultiIndex.from_arrays([table[:, 1], table[:, 2 if by == "county" else 3]]))
     member = pd.factorize(table[:, 4])[0].astype(np.int64)
@@ -165,9 +163,6 @@ def _held_units(session: Session, period: Period, by: str, rows: RowSource) -> p
         })
         frames.append(frame[present])
     return pd.concat(frames, ignore_index=True).reindex(columns=columns)
-
-
-_EPOCH = dt.date(1970, 1, 1)
 
 
 class _Report(NamedTuple):

@@ -28,11 +28,13 @@ import datetime as dt
 from dataclasses import dataclass
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from capacity.models import CapacityReportKind
 from placement.models import Assignment, AssignmentStatus, RunTrigger, SolverRun, UnplacedReferral
-from referrals.models import Referral, ReferralStatus, ReferralStatusChange
+from referrals.models import Member, Referral, ReferralSource, ReferralStatus, ReferralStatusChange
 from reports.common import Period
 from tests.factories import (
     make_assignment,
@@ -135,6 +137,20 @@ def build_small_plan(s: Session) -> SmallPlan:
     r5 = make_referral(s, m4, id="R5", service="RECUPERATIVE_CARE", received_date=day("2026-12-28"))
     return SmallPlan(referrals={r.id: r for r in (r0, r1, r2, r3, r4, r5)},
                      assignments={"A1": a1, "A2": a2, "A3": a3})
+
+
+def add_sent_referral(engine: Engine, day: dt.date) -> None:
+    """Commit a new referral R-NEW of the first member, received on ``day`` and sent to P1 (C1) at once."""
+    with Session(engine) as s:
+        member = s.scalars(sa.select(Member).order_by(Member.id)).first()
+        assert member is not None
+        s.add(Referral(id="R-NEW", member_id=member.id, service_key="HOUSING_NAV", source=ReferralSource.PCP,
+                       received_date=day))
+        s.flush()
+        s.add(Assignment(referral_id="R-NEW", provider_id="P1", site_id="P1-S1", contract_id="C1", units=1,
+                         status=AssignmentStatus.SENT, sent_on=day,
+                         created_at=dt.datetime.combine(day, dt.time(17), tzinfo=dt.UTC)))
+        s.commit()
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """Kept report rows (reports.kept) against fresh reads, on both databases: after each kind of write,
-every report computed from the kept rows equals the report read afresh, to the byte, and only the
-referrals the write touched were read again."""
+every report computed from the kept rows (equity, referrals, utilization, the dashboard's
+timeliness) equals the report read afresh, to the byte, and only the referrals the write touched
+were read again."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from reports.equity import equity_report, referral_outcomes
 from reports.kept import KeptRows, RowSource, fresh_rows
 from reports.oversight import referral_counts, referral_events, utilization
 from tests.reports.conftest import Q4, at, build_small_plan
+from web.reports import services as timeliness_services
 
 YEAR = Period(dt.date(2026, 1, 1), dt.date(2026, 12, 31))
 
@@ -47,6 +49,9 @@ def _reports(session: Session, rows: RowSource) -> dict[str, str]:
         for by in ("county", "provider"):
             out[f"utilization {by} {period.label}"] = utilization(session, period, by=by, rows=rows).to_csv(
                 index=False, float_format="%.17g")
+    for by in timeliness_services.DIMENSIONS:  # the dashboard's timeliness, the year to 2026-12-01
+        out[f"timeliness {by}"] = repr(timeliness_services.timeliness(
+            session, by, YEAR.start, YEAR.end, dt.date(2026, 12, 1), rows=rows))
     return out
 
 
@@ -120,11 +125,11 @@ def plan(committing_engine: Engine) -> Engine:
 
 
 def test_kept_rows_give_the_fresh_reports_after_every_kind_of_write(plan: Engine) -> None:
-    store = KeptRows()
+    store = KeptRows(size=16)
     with Session(plan) as s:
         assert _reports(s, store) == _reports(s, fresh_rows)
     names = len(store._kept)
-    assert names == 8  # equity outcomes and answers, events, spans; for two periods
+    assert names == 10  # equity outcomes and answers, events, spans, for two periods; send and answer clocks
     for write, refreshed in WRITES:
         with Session(plan) as s:
             write(s)

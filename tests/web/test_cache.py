@@ -9,15 +9,12 @@ import time
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from placement.models import Assignment, AssignmentStatus
-from referrals.models import Member, Referral, ReferralSource
 from reports.oversight import referral_events
 from tests.conftest import AuthActions, make_user
-from tests.reports.conftest import Q4, build_small_plan
+from tests.reports.conftest import Q4, add_sent_referral, build_small_plan
 from web.cache import ReportWarmer, start_report_warmer, warm_reports
 
 PAGES = ["/reports/equity", "/reports/utilization", "/reports/referrals", "/reports/referrals.csv"]
@@ -40,19 +37,6 @@ def served(committing_engine: Engine) -> tuple[Any, Any]:
     return app, client
 
 
-def _add_sent_referral(engine: Engine) -> None:
-    with Session(engine) as s:
-        member = s.scalars(sa.select(Member).order_by(Member.id)).first()
-        assert member is not None
-        s.add(Referral(id="R-NEW", member_id=member.id, service_key="HOUSING_NAV", source=ReferralSource.PCP,
-                       received_date=dt.date(2026, 11, 30)))
-        s.flush()
-        s.add(Assignment(referral_id="R-NEW", provider_id="P1", site_id="P1-S1", contract_id="C1", units=1,
-                         status=AssignmentStatus.SENT, sent_on=dt.date(2026, 11, 30),
-                         created_at=dt.datetime(2026, 11, 30, 17, tzinfo=dt.UTC)))
-        s.commit()
-
-
 def test_after_a_pass_the_first_pages_compute_nothing(committing_engine: Engine, served: tuple[Any, Any]) -> None:
     app, client = served
     cache, store = app.extensions["csmatch.read_cache"], app.extensions["csmatch.kept_rows"]
@@ -61,7 +45,7 @@ def test_after_a_pass_the_first_pages_compute_nothing(committing_engine: Engine,
     assert all(client.get(page).status_code == 200 for page in PAGES)
     assert cache.misses == misses  # each one served from the pass's results
 
-    _add_sent_referral(committing_engine)
+    add_sent_referral(committing_engine, dt.date(2026, 11, 30))
     full, refreshed = store.full_reads, store.refreshed
     warm_reports(app)
     assert store.full_reads == full  # the write's referral read again, not the quarter

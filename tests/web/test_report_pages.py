@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from csmatch.models import AuditEvent
-from placement.models import Assignment, AssignmentStatus, RunTrigger, SolverRun, UnplacedReferral
+from placement.models import Assignment, RunTrigger, SolverRun, UnplacedReferral
 from providers.models import Provider
 from referrals.models import Member, MemberDemographics, Referral, ReferralSource
 from reports.cli import write_csv
@@ -32,7 +32,7 @@ from reports.fourfifths import GroupCount, compare_two
 from reports.oversight import REFERRAL_COLUMNS, UTILIZATION_COLUMNS, referral_events, utilization
 from tests.conftest import AuthActions, make_user
 from tests.factories import PLACES, ensure_service, make_contract, make_provider
-from tests.reports.conftest import Q4, SmallPlan, build_small_plan
+from tests.reports.conftest import Q4, SmallPlan, add_sent_referral, build_small_plan
 from web.charts import grouped_bar_chart, hbar_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -410,16 +410,7 @@ def test_a_download_is_kept_until_a_write_and_then_written_anew(committing_engin
     misses = cache.misses
     assert client.get(url).text == first and cache.misses == misses and cache.hits > 0
     assert len(written) == 1  # written once, served twice
-    with Session(committing_engine) as s:  # a referral received in the quarter and sent to P1 at once
-        member = s.scalars(sa.select(Member).order_by(Member.id)).first()
-        assert member is not None
-        s.add(Referral(id="R-NEW", member_id=member.id, service_key="HOUSING_NAV", source=ReferralSource.PCP,
-                       received_date=dt.date(2026, 12, 14)))
-        s.flush()
-        s.add(Assignment(referral_id="R-NEW", provider_id="P1", site_id="P1-S1", contract_id="C1", units=1,
-                         status=AssignmentStatus.SENT, sent_on=dt.date(2026, 12, 14),
-                         created_at=dt.datetime(2026, 12, 14, 17, tzinfo=dt.UTC)))
-        s.commit()
+    add_sent_referral(committing_engine, dt.date(2026, 12, 14))  # received in the quarter, sent to P1 at once
     again = client.get(url).text
     assert cache.misses > misses and again != first and len(written) == 2
     with Session(committing_engine) as s:

@@ -218,7 +218,7 @@ def _referral_counts(session: Session, period: Period, by: str) -> pd.DataFrame:
 
 def warm_reports(session: Session) -> None:
     """Compute, through the app's caches, what compliance opens first: this quarter's equity review,
-    utilization by county and referrals by month, and the referral file. The report warmer calls it
+    utilization by county and referrals by month, the referral file, and timeliness by month. The report warmer calls it
     (:func:`web.cache.start_report_warmer`) so that the first reader after a start or a write finds
     them ready (the page's results, and the referral file's text)."""
     period = period_from_args({}, today())
@@ -227,6 +227,9 @@ def warm_reports(session: Session) -> None:
     cached(session, ("capacity_in_force", period), lambda: capacity_in_force(session, period))
     _referral_counts(session, period, "month")
     _csv_text(session, ("referrals", period), lambda: _referral_events(session, period))
+    from web.reports.views import warm_timeliness
+
+    warm_timeliness(session)
 
 
 def _equity_tables(report: EquityReport, scope: Scope, names: Mapping[str, Mapping[str, str]],

@@ -1,9 +1,11 @@
-"""Timeliness (7003 VI.C.3) and network gaps (7003 VI.E.5), aggregated in SQL.
+"""Timeliness (7003 VI.C.3) and network gaps (7003 VI.E.5).
 
-Business-day clocks cannot be computed by the database, so each report first builds a small
-``days`` table in Python (one row per calendar day of the window: the send and answer due dates
-of a clock started that day, and its month) and joins it in a CTE: the database then does the
-counting over any number of referrals, and Python only works per day.
+Business-day clocks cannot be computed by the database. Timeliness reads one narrow row per
+referral received (its first sending) and per assignment sent in the window, through a
+:data:`reports.kept.RowSource` (the dashboard keeps them and reads again only the referrals a write
+touched); a small table per calendar day of the window (the send and answer due dates of a clock
+started that day, and its month) is built in Python, and numpy counts. Network gaps and the aging
+chart are aggregated in SQL.
 
 On time means done on or before the due date (:mod:`referrals.clocks`). A clock counts once it is
 *decided*: done, or past due and not done; clocks still running are reported as pending.
@@ -13,12 +15,14 @@ decided clock and are left out.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
@@ -29,6 +33,8 @@ from providers.models import Provider
 from referrals.clocks import ANSWER_CLOCK, SEND_CLOCK
 from referrals.models import Member, Referral, ReferralStatus
 from referrals.services import UnplacedEntry, count_unplaced, network_gaps, unplaced_referrals
+from reports.common import day_number
+from reports.kept import Among, RowSource, fetch_query, fresh_rows
 from web.common import Page, PageRequest
 from web.queue.services import NOT_YET_SENT
 
@@ -44,6 +50,7 @@ __all__ = [
 ]
 
 DIMENSIONS = ("month", "county", "service", "provider")
+_EPOCH = dt.date(1970, 1, 1)  # day numbers count from it (reports.common.day_number)
 # Business days since receipt: (label, lowest age in the bucket)
 AGE_BUCKETS = (("0–5", 0), ("6–10", 6), ("11–20", 11), ("21–40", 21), ("41+", 41))
 # Waiting for a provider: not yet sent, or sent and not yet answered.
@@ -71,37 +78,79 @@ class TimelinessRow:
         return self.answered_on_time / self.answered_decided if self.answered_decided else None
 
 
-def _days_cte(first: dt.date, last: dt.date, calendar: HolidayCalendar, dialect: str) -> sa.CTE:
-    """Per calendar day: the due dates of a send and an answer clock started that day, and its month.
+def _send_query(start: dt.date, end: dt.date, dialect: str, among: Among | None = None) -> sa.Select[Any]:
+    """Per referral received in ``[start, end]``: its receipt day, county, service, whether it was
+    discontinued, and the day and provider of its first sending (NULL: never sent)."""
+    first = _first_sent(with_provider=True)
+    stmt = (
+        sa.select(Referral.id, day_number(Referral.received_date, dialect), Member.county, Referral.service_key,
+                  sa.case((Referral.status == ReferralStatus.DISCONTINUED, 1), else_=0),
+                  day_number(first.c.sent_on, dialect), first.c.provider_id)
+        .join(Member, Member.id == Referral.member_id)
+        .outerjoin(first, first.c.referral_id == Referral.id)
+        .where(Referral.received_date.between(start, end))
+    )
+    return stmt if among is None else stmt.where(among(Referral.id))
 
-    Written as literal VALUES (dates the calendar made, nothing from the request): a year of
-    days as bound parameters took SQLAlchemy longer to compile than the database to read.
-    """
-    date = (lambda d: f"DATE '{d.isoformat()}'") if dialect == "postgresql" else (lambda d: f"'{d.isoformat()}'")
-    rows = []
-    day = first
-    while day <= last:
-        # no holiday data for that year: those clocks cannot be judged, and the day is left out
-        with contextlib.suppress(CalendarRangeError):
-            rows.append(f"({date(day)}, {date(calendar.due_date(day, SEND_CLOCK))}, "
-                        f"{date(calendar.due_date(day, ANSWER_CLOCK))}, '{day.strftime('%Y-%m')}')")
-        day += dt.timedelta(days=1)
-    if not rows:  # keep the CTE well-formed
-        epoch = dt.date(1900, 1, 1)
-        rows.append(f"({date(epoch)}, {date(epoch)}, {date(epoch)}, '1900-01')")
-    values = sa.text(f"SELECT column1 AS day, column2 AS send_due, column3 AS answer_due, column4 AS month "
-                     f"FROM (VALUES {', '.join(rows)}) AS days_values")
-    return values.columns(sa.column("day", sa.Date), sa.column("send_due", sa.Date), sa.column("answer_due", sa.Date),
-                          sa.column("month", sa.String)).cte("days")
+
+def _answer_query(start: dt.date, end: dt.date, dialect: str, among: Among | None = None) -> sa.Select[Any]:
+    """Per assignment sent in ``[start, end]``: its referral, the day sent and answered, whether it
+    still waits for an answer, and the referral's county and service and the provider asked."""
+    a = Assignment
+    stmt = (
+        sa.select(a.referral_id, day_number(a.sent_on, dialect), day_number(a.answered_on, dialect),
+                  sa.case((sa.and_(a.answered_on.is_(None), a.status == AssignmentStatus.SENT), 1), else_=0),
+                  Member.county, Referral.service_key, a.provider_id)
+        .join(Referral, Referral.id == a.referral_id)
+        .join(Member, Member.id == Referral.member_id)
+        .where(a.sent_on.between(start, end))
+    )
+    return stmt if among is None else stmt.where(among(a.referral_id))
+
+
+@dataclass(frozen=True)
+class _Days:
+    """Per calendar day of the window: the due day of a send and of an answer clock started that day
+    (day numbers; -1 where the calendar has no data for the year: those clocks are not judged), and its month."""
+
+    first: int
+    send_due: npt.NDArray[np.int64]
+    answer_due: npt.NDArray[np.int64]
+    months: list[str]
+
+    @classmethod
+    def of(cls, start: dt.date, end: dt.date, calendar: HolidayCalendar) -> _Days:
+        send, answer, months = [], [], []
+        day = start
+        while day <= end:
+            try:
+                send.append((calendar.due_date(day, SEND_CLOCK) - _EPOCH).days)
+                answer.append((calendar.due_date(day, ANSWER_CLOCK) - _EPOCH).days)
+            except CalendarRangeError:
+                send.append(-1)
+                answer.append(-1)
+            months.append(day.strftime("%Y-%m"))
+            day += dt.timedelta(days=1)
+        return cls((start - _EPOCH).days, np.array(send, dtype=np.int64), np.array(answer, dtype=np.int64), months)
+
+
+def _counts(keys: npt.NDArray[np.object_], *flags: npt.NDArray[np.bool_]) -> dict[str, list[int]]:
+    """Per distinct key (as text): how many rows have each flag."""
+    code, uniques = pd.factorize(keys)
+    found = [np.bincount(code, weights=f.astype(np.float64), minlength=len(uniques)).round().astype(np.int64)
+             for f in flags]
+    return {str(u): [int(column[i]) for column in found] for i, u in enumerate(uniques)}
 
 
 def timeliness(session: Session, by: str, start: dt.date, end: dt.date, as_of: dt.date,
-               calendar: HolidayCalendar | None = None) -> list[TimelinessRow]:
-    """Send and answer timeliness by ``by`` (month, county, service or provider), two GROUP BYs.
+               calendar: HolidayCalendar | None = None, *, rows: RowSource = fresh_rows) -> list[TimelinessRow]:
+    """Send and answer timeliness by ``by`` (month, county, service or provider).
 
     Send clocks are grouped by the referral's receipt (its month, the member's county, the
     service, the first provider it was sent to); answer clocks by the sending (its month, county,
-    service and the provider asked). Only clocks started in ``[start, end]`` count.
+    service and the provider asked). Only clocks started in ``[start, end]`` count, on days the
+    holiday calendar covers. The clocks are read one row each through ``rows`` (the dashboard
+    keeps them, :mod:`reports.kept`) and counted with numpy.
 
     :raise ValueError: for an unknown ``by``.
     """
@@ -109,20 +158,53 @@ def timeliness(session: Session, by: str, start: dt.date, end: dt.date, as_of: d
         raise ValueError(f"by must be one of {', '.join(DIMENSIONS)}, not {by!r}")
     calendar = calendar or default_calendar()
     end = min(end, as_of)
-    days = _days_cte(start, end, calendar, session.get_bind().dialect.name)
-    on_time, late_open, pending = _send_counts(session, by, days, start, end, as_of)
-    a_on_time, a_late_open, a_pending = _answer_counts(session, by, days, start, end, as_of)
-    groups = sorted(set(on_time) | set(late_open) | set(pending) | set(a_on_time) | set(a_late_open) | set(a_pending))
-    rows = []
-    for g in groups:
-        sent_ok, sent_all = on_time.get(g, (0, 0))
-        ans_ok, ans_all = a_on_time.get(g, (0, 0))
-        rows.append(TimelinessRow(
-            group=g, sent_on_time=sent_ok, sent_decided=sent_all + late_open.get(g, 0),
-            sent_pending=pending.get(g, 0), answered_on_time=ans_ok, answered_decided=ans_all + a_late_open.get(g, 0),
-            answered_pending=a_pending.get(g, 0),
-        ))
-    return rows
+    dialect = session.get_bind().dialect.name
+    days = _Days.of(start, end, calendar)
+    today = (as_of - _EPOCH).days
+    never = np.iinfo(np.int64).max
+
+    def numbers(values: npt.NDArray[np.object_]) -> npt.NDArray[np.int64]:
+        found = values.astype(np.float64)  # None -> NaN
+        out = np.full(len(values), never, dtype=np.int64)
+        known = ~np.isnan(found)
+        out[known] = found[known].astype(np.int64)
+        return out
+
+    def table(name: str, query: Callable[[Among | None], sa.Select[Any]], width: int) -> npt.NDArray[np.object_]:
+        found = rows(session, (name, start, end), fetch_query(query))
+        return np.array(found, dtype=object) if found else np.empty((0, width), dtype=object)
+
+    sends = table("timeliness.send", lambda among: _send_query(start, end, dialect, among), 7)
+    received = numbers(sends[:, 1]) - days.first
+    send_due = days.send_due[received]
+    judged = send_due >= 0
+    sends, received, send_due = sends[judged], received[judged], send_due[judged]
+    sent_on = numbers(sends[:, 5])
+    sent, waiting = sent_on != never, (sent_on == never) & (sends[:, 4] == 0)
+    send_keys = {"month": np.array(days.months, dtype=object)[received], "county": sends[:, 2],
+                 "service": sends[:, 3], "provider": np.where(sent, sends[:, 6], "(not sent)")}[by]
+    send = _counts(send_keys, sent & (sent_on <= send_due), sent, waiting & (send_due < today),
+                   waiting & (send_due >= today))
+
+    answers = table("timeliness.answer", lambda among: _answer_query(start, end, dialect, among), 7)
+    sent_day = numbers(answers[:, 1]) - days.first
+    answer_due = days.answer_due[sent_day]
+    judged = answer_due >= 0
+    answers, sent_day, answer_due = answers[judged], sent_day[judged], answer_due[judged]
+    answered_on = numbers(answers[:, 2])
+    answered, unanswered = answered_on != never, answers[:, 3] == 1
+    answer_keys = {"month": np.array(days.months, dtype=object)[sent_day], "county": answers[:, 4],
+                   "service": answers[:, 5], "provider": answers[:, 6]}[by]
+    answer = _counts(answer_keys, answered & (answered_on <= answer_due), answered, unanswered & (answer_due < today),
+                     unanswered & (answer_due >= today))
+    result = []
+    for g in sorted(set(send) | set(answer)):
+        sent_ok, sent_all, late, pending = send.get(g, [0, 0, 0, 0])
+        ans_ok, ans_all, a_late, a_pending = answer.get(g, [0, 0, 0, 0])
+        result.append(TimelinessRow(group=g, sent_on_time=sent_ok, sent_decided=sent_all + late, sent_pending=pending,
+                                    answered_on_time=ans_ok, answered_decided=ans_all + a_late,
+                                    answered_pending=a_pending))
+    return result
 
 
 def _first_sent(*, with_provider: bool) -> sa.Subquery:
@@ -147,75 +229,6 @@ def _first_sent(*, with_provider: bool) -> sa.Subquery:
         )
         .subquery("first_sent")
     )
-
-
-def _send_counts(session: Session, by: str, days: sa.CTE, start: dt.date, end: dt.date,
-                 as_of: dt.date) -> tuple[dict[str, tuple[int, int]], dict[str, int], dict[str, int]]:
-    first = _first_sent(with_provider=by == "provider")
-    group: sa.SQLColumnExpression[Any]
-    if by == "provider":
-        group = sa.func.coalesce(first.c.provider_id, "(not sent)")
-    else:
-        group = {"month": days.c.month, "county": Member.county, "service": Referral.service_key}[by]
-    sent = first.c.sent_on.is_not(None)
-    stmt: sa.Select[Any, Any, Any, Any, Any] = (
-        sa.select(
-            group.label("g"),
-            sa.func.sum(sa.case((sa.and_(sent, first.c.sent_on <= days.c.send_due), 1), else_=0)),
-            sa.func.sum(sa.case((sent, 1), else_=0)),
-            sa.func.sum(sa.case((sa.and_(~sent, Referral.status != ReferralStatus.DISCONTINUED,
-                                         days.c.send_due < as_of), 1), else_=0)),
-            sa.func.sum(sa.case((sa.and_(~sent, Referral.status != ReferralStatus.DISCONTINUED,
-                                         days.c.send_due >= as_of), 1), else_=0)),
-        )
-        .select_from(Referral)
-        .join(days, days.c.day == Referral.received_date)
-        .outerjoin(first, first.c.referral_id == Referral.id)
-        .where(Referral.received_date.between(start, end))
-        .group_by(group)
-    )
-    if by == "county":  # members are joined only when grouping by county: 100,000 rows fewer to read
-        stmt = stmt.join(Member, Member.id == Referral.member_id)
-    on_time, late_open, pending = {}, {}, {}
-    for g, ok, sent_n, late_n, pending_n in session.execute(stmt):
-        on_time[str(g)] = (int(ok or 0), int(sent_n or 0))
-        late_open[str(g)] = int(late_n or 0)
-        pending[str(g)] = int(pending_n or 0)
-    return on_time, late_open, pending
-
-
-def _answer_counts(session: Session, by: str, days: sa.CTE, start: dt.date, end: dt.date,
-                   as_of: dt.date) -> tuple[dict[str, tuple[int, int]], dict[str, int], dict[str, int]]:
-    groups: dict[str, sa.SQLColumnExpression[Any]] = {
-        "month": days.c.month, "county": Member.county, "service": Referral.service_key,
-        "provider": Assignment.provider_id,
-    }
-    group = groups[by]
-    answered = Assignment.answered_on.is_not(None)
-    waiting = sa.and_(~answered, Assignment.status == AssignmentStatus.SENT)
-    stmt: sa.Select[Any, Any, Any, Any, Any] = (
-        sa.select(
-            group.label("g"),
-            sa.func.sum(sa.case((sa.and_(answered, Assignment.answered_on <= days.c.answer_due), 1), else_=0)),
-            sa.func.sum(sa.case((answered, 1), else_=0)),
-            sa.func.sum(sa.case((sa.and_(waiting, days.c.answer_due < as_of), 1), else_=0)),
-            sa.func.sum(sa.case((sa.and_(waiting, days.c.answer_due >= as_of), 1), else_=0)),
-        )
-        .select_from(Assignment)
-        .join(days, days.c.day == Assignment.sent_on)
-        .where(Assignment.sent_on.between(start, end))
-        .group_by(group)
-    )
-    if by in ("county", "service"):
-        stmt = stmt.join(Referral, Referral.id == Assignment.referral_id)
-    if by == "county":
-        stmt = stmt.join(Member, Member.id == Referral.member_id)
-    on_time, late_open, pending = {}, {}, {}
-    for g, ok, answered_n, late_n, pending_n in session.execute(stmt):
-        on_time[str(g)] = (int(ok or 0), int(answered_n or 0))
-        late_open[str(g)] = int(late_n or 0)
-        pending[str(g)] = int(pending_n or 0)
-    return on_time, late_open, pending
 
 
 def _age_cutoff(calendar: HolidayCalendar, as_of: dt.date, age: int) -> dt.date:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, abort, render_template, request
+from sqlalchemy.orm import Session
 
 from matcher.reasons import UnplacedReason
 from web.audit import audit
-from web.cache import cached
+from web.cache import cached, kept_rows
 from web.charts import bar_chart
 from web.common import ArgError, choice_arg, date_arg, page_request, today
 from web.db import get_session
@@ -37,8 +38,7 @@ def timeliness() -> str:
         abort(400, description=str(exc))
     if start > end:
         abort(400, description=f"start ({start}) is after end ({end}).")
-    rows = cached(session, ("timeliness", by, start, end, as_of),
-                  lambda: services.timeliness(session, by, start, end, as_of))
+    rows = timeliness_rows(session, by, start, end, as_of)
     names: dict[str, str] = {}
     if by == "provider":
         names = services.provider_names(session, [r.group for r in rows])
@@ -52,11 +52,29 @@ def timeliness() -> str:
              bar_chart([(r.group, r.answered_share) for r in rows], title="Answered within 2 business days",
                        value_format="{:.0%}", top=1)),
         ]
-    ages = cached(session, ("aging", as_of), lambda: services.aging(session, as_of))
+    ages = aging(session, as_of)
     aging_chart = bar_chart(ages, title="Referrals waiting for a provider, by business days since receipt",
                             highlight=[label not in ("0–5", "6–10") for label, _ in ages])
     return render_template("reports/timeliness.html", rows=rows, by=by, start=start, end=end, names=names,
                            charts=charts, aging_chart=aging_chart, ages=ages, dimensions=services.DIMENSIONS)
+
+
+def timeliness_rows(session: Session, by: str, start: dt.date, end: dt.date,
+                    as_of: dt.date) -> list[services.TimelinessRow]:
+    """The page's figures, kept while the data stand (:mod:`web.cache`), from kept clock rows."""
+    return cached(session, ("timeliness", by, start, end, as_of),
+                  lambda: services.timeliness(session, by, start, end, as_of, rows=kept_rows))
+
+
+def aging(session: Session, as_of: dt.date) -> list[tuple[str, int]]:
+    return cached(session, ("aging", as_of), lambda: services.aging(session, as_of))
+
+
+def warm_timeliness(session: Session) -> None:
+    """The page as it first opens (by month, the last year), for the report warmer."""
+    as_of = today()
+    timeliness_rows(session, "month", as_of - dt.timedelta(days=DEFAULT_WINDOW_DAYS), as_of, as_of)
+    aging(session, as_of)
 
 
 @bp.get("/gaps")
