@@ -426,8 +426,38 @@ def time_pages(url: str, repeats: int = 3) -> dict[str, Any]:
                             "after_change_ms": round(after_change * 1000, 1),
                             "after_1000_ms": round(after_many * 1000, 1)}
     app.extensions["csmatch.engine"].dispose()
+    warmer = _time_warmer(url, writer, newest[0])
     writer.dispose()
-    return {"ids": ids, "pages": results, "load_avg": os.getloadavg()}
+    return {"ids": ids, "pages": results, "warmer": warmer, "load_avg": os.getloadavg()}
+
+
+# what the report warmer computes (web.cache.warm_reports): the report pages as they first open
+WARMED_PAGES = ["/reports/equity", "/reports/utilization", "/reports/referrals", "/reports/referrals.csv",
+                "/reports/timeliness"]
+
+
+def _time_warmer(url: str, writer: Any, referral_id: str) -> dict[str, Any]:
+    """A new app (a server's start: nothing kept), one warmer pass, then each report page's first read;
+    then a write to one referral, a second pass, and the pages again."""
+    from web import create_app
+    from web.cache import warm_reports
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "TESTING": True, "WTF_CSRF_ENABLED": False,
+                      "TODAY": PAGES_TODAY})
+    client = app.test_client()
+    token = _csrf(client.get("/auth/login").get_data(as_text=True))
+    client.post("/auth/login", data={"email": "bench@plan.org", "password": "bench-password-123", "csrf_token": token})
+    found: dict[str, Any] = {}
+    for step in ("start", "after_write"):
+        if step == "after_write":
+            _touch(writer, [referral_id])
+        found[f"{step}_pass_s"] = round(warm_reports(app), 3)
+        for page in WARMED_PAGES:
+            t = time.perf_counter()
+            client.get(page)
+            found.setdefault(page, {})[f"{step}_ms"] = round((time.perf_counter() - t) * 1000, 1)
+    app.extensions["csmatch.engine"].dispose()
+    return found
 
 
 def measure_pages(url: str, referrals: int, workdir: Path) -> dict[str, Any]:
@@ -524,6 +554,10 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"   {page:60s} {v['status']} {v['median_ms']:8.1f} ms (first {v['first_ms']:.1f}, "
                       f"after a change {v['after_change_ms']:.1f}, after 1,000 {v['after_1000_ms']:.1f}, "
                       f"max {v['max_ms']:.1f})")
+            w = result["warmer"]
+            print(f"   report warmer: a pass at start {w['start_pass_s']} s, after a write "
+                  f"{w['after_write_pass_s']} s; then each page's first read: " + ", ".join(
+                      f"{p} {w[p]['start_ms']}/{w[p]['after_write_ms']} ms" for p in WARMED_PAGES))
             load = " ".join(f"{x:.1f}" for x in result["load_avg"])
             print(f"   slowest: {worst[0]} {worst[1]['median_ms']} ms (target 500 ms); slowest first request: "
                   f"{cold[0]} {cold[1]['first_ms']} ms; slowest after a change: {changed[0]} "
