@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -83,7 +83,7 @@ from reports.fourfifths import (
     GroupCount,
     four_fifths,
 )
-from reports.kept import Among, RowSource, fetch_query, fresh_rows
+from reports.kept import Among, Patch, Row, RowSource, derived, fetch_query, fresh_rows
 
 __all__ = [
     "AGE_BANDS",
@@ -337,18 +337,22 @@ class Outcomes:
         return ~self.placed & ~self.unplaced
 
 
-def _read_outcomes(session: Session, period: Period, calendar: HolidayCalendar,
-                   rows: RowSource = fresh_rows) -> tuple[Outcomes, dict[str, Any]]:
-    """Read :func:`_outcomes_query` and the answers (:func:`_answers_query`) through ``rows`` and
-    build the :class:`Outcomes`; also the per-referral columns only :func:`referral_outcomes` shows."""
-    dialect = session.get_bind().dialect.name
-    found = rows(session, ("equity.outcomes", period),
-                 fetch_query(lambda among: _outcomes_query(period, dialect, among)))
+@dataclass(frozen=True)
+class _Columns:
+    """The outcome rows as columns: the :class:`Outcomes` but for the answers by provider, and the
+    per-referral columns only :func:`referral_outcomes` shows (as read)."""
+
+    outcomes: Outcomes
+    extra: dict[str, npt.NDArray[Any]]
+
+
+def _columns(found: list[Row], calendar: HolidayCalendar) -> _Columns:
+    """Rows of :func:`_outcomes_query` as :class:`_Columns` (plain numbers and strings in, numpy out)."""
     width = 21
     table = np.array(found, dtype=object) if found else np.empty((0, width), dtype=object)
     columns: list[npt.NDArray[np.object_]] = [table[:, i] for i in range(width)]
     (referral_id, county, service, provider, race, sex, language, received_day, dob_day, placed_day, ever_unplaced,
-     preference, member_lat, member_lon, site_lat, site_lon, sent, declined) = columns[:18]
+     preference, member_lat, member_lon, site_lat, site_lon, sent, declined, member_id, source, site_based) = columns
 
     def numbers(values: npt.NDArray[np.object_]) -> npt.NDArray[np.float64]:
         return values.astype(np.float64)  # None -> NaN
@@ -380,26 +384,93 @@ def _read_outcomes(session: Session, period: Period, calendar: HolidayCalendar,
         "sex": _grouping(sex, lambda v: _label(v, ("U",))),
         "age_band": _grouping(bands, str),
     }
-    answers = rows(session, ("equity.answers", period), fetch_query(lambda among: _answers_query(period, among)))
-    provider_answers: dict[str, tuple[int, int]] = {}
-    if answers:
-        asked = np.array(answers, dtype=object)
-        code, providers = pd.factorize(asked[:, 1])
-        sent_to, declined_by = (np.bincount(code, weights=asked[:, i].astype(np.float64), minlength=len(providers))
-                                .round().astype(np.int64) for i in (2, 3))
-        provider_answers = {str(p): (int(n), int(d)) for p, n, d in zip(providers, sent_to, declined_by, strict=True)}
     outcomes = Outcomes(
         groups=groups, placed=placed, unplaced=~placed & ever_unplaced.astype(bool), days=business,
         preference_stated=pref != _NOT_STATED, preference_rank1=pref == _RANK1,
         preference_any=(pref == _RANK1) | (pref == _RANKED), distance=distance,
-        sent=sent.astype(np.int64), declined=declined.astype(np.int64),
-        provider_answers=provider_answers,
+        sent=sent.astype(np.int64), declined=declined.astype(np.int64), provider_answers={},
     )
-    member_id, source, site_based = columns[18:]
-    # as read: only referral_outcomes turns them into its columns
     extra = {"referral_id": referral_id, "member_id": member_id, "source": source, "site_based": site_based,
              "received": received, "placed_on": placed_on}
-    return outcomes, extra
+    return _Columns(outcomes, extra)
+
+
+_PER_REFERRAL = ("placed", "unplaced", "days", "preference_stated", "preference_rank1", "preference_any", "distance",
+                 "sent", "declined")
+
+
+def _patch_columns(calendar: HolidayCalendar) -> Patch[_Columns]:
+    """Patch :class:`_Columns` where rows changed: the changed rows made into columns alone, written
+    over the old ones at their positions. A group label the old columns lack needs a new order of
+    labels: then None, and the columns are built anew."""
+    def patch(previous: _Columns, _old: list[Row], rows: list[Row], positions: list[int]) -> _Columns | None:
+        part = _columns([rows[i] for i in positions], calendar)
+        at = np.array(positions, dtype=np.int64)
+
+        def put(old: npt.NDArray[Any], new: npt.NDArray[Any]) -> npt.NDArray[Any]:
+            out = old.copy()
+            out[at] = new
+            return out
+
+        groups = {}
+        for name, grouping in previous.outcomes.groups.items():
+            index = {label: i for i, label in enumerate(grouping.labels)}
+            sub = part.outcomes.groups[name]
+            codes = np.array([index.get(label, -1) for label in sub.labels], dtype=np.int64)[sub.codes]
+            if (codes < 0).any():
+                return None
+            groups[name] = Grouping(put(grouping.codes, codes), grouping.labels)
+        o, q = previous.outcomes, part.outcomes
+        outcomes = Outcomes(groups=groups, provider_answers={},
+                            **{name: put(getattr(o, name), getattr(q, name)) for name in _PER_REFERRAL})
+        return _Columns(outcomes, {name: put(column, part.extra[name]) for name, column in previous.extra.items()})
+    return patch
+
+
+# answers by provider: provider -> [rows, assignments sent, declined]
+_Answers = dict[str, list[int]]
+
+
+def _answer_totals(found: list[Row]) -> _Answers:
+    """Rows of :func:`_answers_query` summed by provider."""
+    if not found:
+        return {}
+    asked = np.array(found, dtype=object)
+    code, providers = pd.factorize(asked[:, 1])
+    rows_of = np.bincount(code, minlength=len(providers))
+    sent_to, declined_by = (np.bincount(code, weights=asked[:, i].astype(np.float64), minlength=len(providers))
+                            .round().astype(np.int64) for i in (2, 3))
+    return {str(p): [int(r), int(n), int(d)]
+            for p, r, n, d in zip(providers, rows_of, sent_to, declined_by, strict=True)}
+
+
+def _patch_answer_totals(previous: _Answers, old: list[Row], rows: list[Row], positions: list[int]) -> _Answers:
+    """The old rows at ``positions`` taken out of the totals, the new ones put in."""
+    totals = {provider: list(counts) for provider, counts in previous.items()}
+    for i in positions:
+        for row, sign in ((old[i], -1), (rows[i], 1)):
+            counts = totals.setdefault(str(row[1]), [0, 0, 0])
+            counts[0] += sign
+            counts[1] += sign * int(row[2])
+            counts[2] += sign * int(row[3])
+    return {provider: counts for provider, counts in totals.items() if counts[0]}
+
+
+def _read_outcomes(session: Session, period: Period, calendar: HolidayCalendar,
+                   rows: RowSource = fresh_rows) -> tuple[Outcomes, dict[str, Any]]:
+    """Read :func:`_outcomes_query` and the answers (:func:`_answers_query`) through ``rows`` and
+    build the :class:`Outcomes`; also the per-referral columns only :func:`referral_outcomes` shows.
+    A source that keeps its rows keeps these columns too, patched where rows changed
+    (:func:`reports.kept.derived`)."""
+    dialect = session.get_bind().dialect.name
+    columns = derived(rows, session, ("equity.outcomes", period),
+                      fetch_query(lambda among: _outcomes_query(period, dialect, among)),
+                      ("equity.columns", calendar), lambda found: _columns(found, calendar), _patch_columns(calendar))
+    answers = derived(rows, session, ("equity.answers", period),
+                      fetch_query(lambda among: _answers_query(period, among)), "equity.answers", _answer_totals,
+                      _patch_answer_totals)
+    outcomes = replace(columns.outcomes, provider_answers={p: (n, d) for p, (_, n, d) in answers.items()})
+    return outcomes, columns.extra
 
 
 def referral_outcomes(session: Session, period: Period, *, calendar: HolidayCalendar | None = None,

@@ -22,9 +22,9 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -33,7 +33,9 @@ from csmatch.changes import changes_since, latest_change
 from csmatch.dataversion import data_version
 from csmatch.db import among
 
-__all__ = ["Among", "Fetch", "KeptRows", "Row", "RowSource", "fetch_query", "fresh_rows"]
+__all__ = ["Among", "Build", "Fetch", "KeptRows", "Patch", "Row", "RowSource", "derived", "fetch_query", "fresh_rows"]
+
+T = TypeVar("T")
 
 Row = tuple[Any, ...]
 # the rows of the given referrals (None: of every referral), read on the session; column 0 is the
@@ -70,14 +72,42 @@ def fetch_query(query: Callable[[Among | None], sa.Executable]) -> Fetch:
     return fetch
 
 
+# a value computed from the rows, and how to patch it where rows changed: patch(previous value,
+# previous rows, rows, positions that differ) gives the new value, or None when it cannot (a full build)
+Build = Callable[[list[Row]], T]
+Patch = Callable[[T, list[Row], list[Row], list[int]], "T | None"]
+
+
+def derived(rows: RowSource, session: Session, name: Hashable, fetch: Fetch, what: Hashable, build: Build[T],
+            patch: Patch[T]) -> T:
+    """``build`` of the rows ``rows`` gives for ``name``; where the source keeps values derived from
+    its rows (:meth:`KeptRows.derived`), the value kept under ``what``, patched at the rows that changed.
+
+    ``what`` names the value and everything else it depends on (a calendar, say): two calls with
+    equal ``what`` must build equal values from equal rows.
+    """
+    keeper = getattr(rows, "derived", None)
+    if keeper is None:
+        return build(rows(session, name, fetch))
+    return cast(T, keeper(session, name, fetch, what, build, patch))
+
+
 @dataclass
 class _Kept:
-    """One name's rows by referral (keys in id order), the change log's place they are as of, and
-    how to read them again."""
+    """One name's rows by referral (keys in id order), the change log's place they are as of, how
+    to read them again, and values derived from them (each with the rows it was derived from)."""
 
     rows: dict[str, list[Row]]
     place: int
     fetch: Fetch
+    derived: dict[Hashable, tuple[list[Row], Any]] = field(default_factory=dict)
+    _flat: list[Row] | None = None
+
+    def flat(self) -> list[Row]:
+        """The rows in order, made once per version of the rows (a refresh makes a new version)."""
+        if self._flat is None:
+            self._flat = [row for rows in self.rows.values() for row in rows]
+        return self._flat
 
 
 def _by_referral(rows: Iterable[Sequence[Any]]) -> dict[str, list[Row]]:
@@ -98,13 +128,42 @@ class KeptRows:
         self._lock = threading.Lock()
         self.refreshed = 0  # referrals read again, over this store's life (tests and the benchmark read it)
         self.full_reads = 0
+        self.patched = 0  # derived values patched instead of built
 
     def __call__(self, session: Session, name: Hashable, fetch: Fetch) -> list[Row]:
         before = data_version(session)
         if before is None or self.size <= 0:
             return fresh_rows(session, name, fetch)
         kept = self._sync(session, (before[0], name), fetch, before)  # type: ignore[index]  # (URL, version)
-        return [row for rows in kept.rows.values() for row in rows]
+        return list(kept.flat())
+
+    def derived(self, session: Session, name: Hashable, fetch: Fetch, what: Hashable, build: Build[T],
+                patch: Patch[T]) -> T:
+        """The value of :func:`derived`: kept with the rows, and when they change, patched at the
+        positions whose row is another object (a refresh replaces only the rows of the referrals read
+        again; a row added or removed moves the others, and the value is built anew)."""
+        before = data_version(session)
+        if before is None or self.size <= 0:
+            return build(fresh_rows(session, name, fetch))
+        key = (before[0], name)  # type: ignore[index]
+        kept = self._sync(session, key, fetch, before)
+        rows = kept.flat()
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            previous = kept.derived.get(what)
+            value: T | None = None
+            if previous is not None and previous[0] is rows:
+                return cast(T, previous[1])
+            if previous is not None and len(previous[0]) == len(rows):
+                changed = [i for i, (old, new) in enumerate(zip(previous[0], rows, strict=True)) if old is not new]
+                if len(changed) <= max(64, len(rows) // 20):
+                    value = patch(previous[1], previous[0], rows, changed)
+                    self.patched += value is not None
+            if value is None:
+                value = build(list(rows))
+            kept.derived[what] = (rows, value)
+            return value
 
     def refresh(self, session: Session) -> int:
         """Bring every kept name of the session's database up to date, as a read would (a warmer
@@ -164,7 +223,7 @@ class KeptRows:
                 rows.pop(referral_id, None)  # out of the period, or gone
         if added:
             rows = dict(sorted(rows.items(), key=itemgetter(0)))
-        return _Kept(rows, place, kept.fetch)
+        return _Kept(rows, place, kept.fetch, kept.derived)
 
     def clear(self) -> None:
         with self._lock:

@@ -22,13 +22,13 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
 from csmatch.dataversion import data_version
-from reports.kept import Fetch, KeptRows, Row, fresh_rows
+from reports.kept import Build, Fetch, KeptRows, Patch, Row, fresh_rows
 
 __all__ = ["ReadCache", "ReportWarmer", "cached", "init_app", "kept_rows", "start_report_warmer", "warm_reports"]
 
@@ -79,13 +79,28 @@ def init_app(app: Flask) -> None:
     app.extensions[_KEPT] = KeptRows(int(app.config.get("KEPT_ROWS_SIZE", 8)))
 
 
-def kept_rows(session: Session, name: Hashable, fetch: Fetch) -> list[Row]:
-    """A :data:`reports.kept.RowSource` on the app's store: the rows kept from the last read, with the
-    referrals changed since read again."""
-    store: KeptRows | None = current_app.extensions.get(_KEPT)
-    if store is None:
-        return fresh_rows(session, name, fetch)
-    return store(session, name, fetch)
+class _AppRows:
+    """A :data:`reports.kept.RowSource` on the app's store (:class:`reports.kept.KeptRows`): the rows
+    kept from the last read, with the referrals changed since read again, and the values derived
+    from them patched (fresh rows outside an app, or with the store turned off)."""
+
+    @staticmethod
+    def _store() -> KeptRows | None:
+        return cast(KeptRows | None, current_app.extensions.get(_KEPT))
+
+    def __call__(self, session: Session, name: Hashable, fetch: Fetch) -> list[Row]:
+        store = self._store()
+        return fresh_rows(session, name, fetch) if store is None else store(session, name, fetch)
+
+    def derived(self, session: Session, name: Hashable, fetch: Fetch, what: Hashable, build: Build[T],
+                patch: Patch[T]) -> T:
+        store = self._store()
+        if store is None:
+            return build(fresh_rows(session, name, fetch))
+        return store.derived(session, name, fetch, what, build, patch)
+
+
+kept_rows = _AppRows()
 
 
 def cached(session: Session, key: Hashable, compute: Callable[[], T]) -> T:
