@@ -172,3 +172,45 @@ def test_rows_come_in_referral_order_either_way(plan: Engine) -> None:
         fresh = referral_outcomes(s, YEAR)
     assert list(kept["referral_id"]) == sorted(kept["referral_id"]) == list(fresh["referral_id"])
     pd.testing.assert_frame_equal(kept, fresh)
+
+
+def test_a_derived_value_is_patched_at_the_changed_rows_and_built_anew_when_rows_move(plan: Engine) -> None:
+    """reports.kept.derived: an update patches just its referral's row; an added row moves the others
+    (the positions no longer line up), so the value is built again."""
+    from reports.kept import derived, fetch_query
+
+    calls: list[tuple[str, int]] = []
+
+    def build(rows: list[tuple[object, ...]]) -> list[object]:
+        calls.append(("build", len(rows)))
+        return [row[1] for row in rows]
+
+    def patch(value: list[object], old: list[tuple[object, ...]], rows: list[tuple[object, ...]],
+              positions: list[int]) -> list[object]:
+        calls.append(("patch", len(positions)))
+        patched = list(value)
+        for i in positions:
+            patched[i] = rows[i][1]
+        return patched
+
+    def notes(s: Session, store: KeptRows) -> list[object]:
+        fetch = fetch_query(lambda among: sa.select(Referral.id, Referral.notes).where(
+            sa.true() if among is None else among(Referral.id)))
+        return derived(store, s, "notes", fetch, "notes", build, patch)
+
+    store = KeptRows()
+    with Session(plan) as s:
+        assert notes(s, store) == [""] * 6 and notes(s, store) == [""] * 6  # built once, then kept
+    assert calls == [("build", 6)]
+    with Session(plan) as s:
+        _referral(s, "R3").notes = "called twice"
+        s.commit()
+    with Session(plan) as s:
+        assert notes(s, store) == ["", "", "", "called twice", "", ""]  # R0-R5: R3 is the fourth
+    assert calls[-1] == ("patch", 1)
+    with Session(plan) as s:
+        _new_referral(s)
+        s.commit()
+    with Session(plan) as s:
+        assert len(notes(s, store)) == 7
+    assert calls[-1] == ("build", 7)
