@@ -14,6 +14,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -21,9 +23,12 @@ from sqlalchemy.orm import Session
 from csmatch.calendar import HolidayCalendar
 
 __all__ = [
+    "EPOCH",
+    "NO_DAY",
     "Period",
     "business_days",
     "day_number",
+    "day_numbers",
     "day_of",
     "due_dates",
     "month_of",
@@ -116,6 +121,19 @@ def day_number(expr: Any, dialect: str) -> sa.ColumnElement[int]:
     if dialect == "postgresql":
         return sa.type_coerce(expr - sa.literal_column("DATE '1970-01-01'"), sa.Integer)
     return sa.cast(sa.func.julianday(expr) - 2440587.5, sa.Integer)  # julianday('1970-01-01')
+
+
+EPOCH = dt.date(1970, 1, 1)  # day numbers count from it
+NO_DAY = int(np.iinfo(np.int64).max)  # a NULL day among day numbers: after every real one
+
+
+def day_numbers(values: npt.NDArray[np.object_]) -> npt.NDArray[np.int64]:
+    """Day numbers as read (:func:`day_number`: ints, None for NULL) as int64, NULL as :data:`NO_DAY`."""
+    found = values.astype(np.float64)  # None -> NaN
+    out = np.full(len(values), NO_DAY, dtype=np.int64)
+    known = ~np.isnan(found)
+    out[known] = found[known].astype(np.int64)
+    return out
 
 
 def read_frame(session: Session, stmt: sa.Executable, columns: list[str] | None = None) -> pd.DataFrame:

@@ -41,7 +41,6 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
@@ -52,7 +51,18 @@ from csmatch.calendar import HolidayCalendar, default_calendar, span_covers
 from placement.models import ACTIVE_ASSIGNMENT_STATUSES, Assignment, AssignmentStatus, UnplacedReferral
 from referrals.clocks import ANSWER_CLOCK, SEND_CLOCK
 from referrals.models import Member, Referral, ReferralStatus, ReferralStatusChange
-from reports.common import Period, business_days, day_number, day_of, due_dates, month_of, period_bounds, read_frame
+from reports.common import (
+    EPOCH,
+    Period,
+    business_days,
+    day_number,
+    day_numbers,
+    day_of,
+    due_dates,
+    month_of,
+    period_bounds,
+    read_frame,
+)
 from reports.kept import Among, RowSource, fetch_query, fresh_rows
 
 __all__ = [
@@ -85,7 +95,6 @@ TIMELINESS_COLUMNS = (
     "answer_median_days", "answer_p90_days",
 )
 _ACCEPTED = (AssignmentStatus.ACCEPTED, AssignmentStatus.ENDED)
-_EPOCH = dt.date(1970, 1, 1)  # day numbers count from it (reports.common.day_number)
 
 
 # --- utilization ---------------------------------------------------------------------------------
@@ -131,24 +140,17 @@ def _held_units(session: Session, period: Period, by: str, rows: RowSource) -> p
     if not spans:
         return pd.DataFrame({name: pd.Series(dtype="int64" if name in columns[3:] else object) for name in columns})
     table = np.array(spans, dtype=object)
-    never = np.iinfo(np.int64).max  # a NULL day: still held, or never accepted
-
-    def days(values: npt.NDArray[np.object_]) -> npt.NDArray[np.int64]:
-        found = values.astype(np.float64)  # None -> NaN
-        out = np.full(len(values), never, dtype=np.int64)
-        known = ~np.isnan(found)
-        out[known] = found[known].astype(np.int64)
-        return out
 
     group, groups = pd.factorize(pd.MultiIndex.from_arrays([table[:, 1], table[:, 2 if by == "county" else 3]]))
     member = pd.factorize(table[:, 4])[0].astype(np.int64)
     members = int(member.max()) + 1
     units = table[:, 5].astype(np.int64)
-    first_held, stopped, accepted_on = days(table[:, 6]), days(table[:, 7]), days(table[:, 8])
+    # a NULL day (NO_DAY) comes after every other: still held, or never accepted
+    first_held, stopped, accepted_on = (day_numbers(table[:, i]) for i in (6, 7, 8))
     size = len(groups)
     frames = []
     for label, first, last in period.months():
-        opened, snap = (first - _EPOCH).days, (last - _EPOCH).days  # the snapshot: the month's last day
+        opened, snap = (first - EPOCH).days, (last - EPOCH).days  # the snapshot: the month's last day
         joined = (first_held <= snap) & (stopped >= opened)
         held = joined & (stopped > snap)
         accepted = held & (accepted_on <= snap)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from capacity.models import CapacityReportKind, Contract
@@ -89,3 +91,21 @@ def world(db_session: Session) -> World:
     db_session.flush()
     return World(provider_a, provider_b, contract_a, contract_b, sent_a, sent_b, ready_old, received_new, unplaced,
                  assignment_a, assignment_b, run)
+
+
+def small_plan_app(engine: Engine) -> tuple[Any, Any]:
+    """The report tests' small plan (tests.reports.conftest), committed, and an app reading it on
+    2026-12-01 (in Q4) with a compliance user signed in: the app and its client."""
+    from tests.conftest import AuthActions, make_user
+    from tests.reports.conftest import build_small_plan
+    from web import create_app
+
+    with Session(engine) as s:
+        build_small_plan(s)
+        user_id = make_user(s, "compliance").id
+        s.commit()
+    app = create_app({"TESTING": True, "SECRET_KEY": "test", "TODAY": dt.date(2026, 12, 1),
+                      "SESSION_FACTORY": lambda: Session(engine, expire_on_commit=False)})
+    client = app.test_client()
+    AuthActions(client, Session(engine)).as_user(type("U", (), {"id": user_id})())
+    return app, client

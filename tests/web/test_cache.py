@@ -13,8 +13,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from reports.oversight import referral_events
-from tests.conftest import AuthActions, make_user
-from tests.reports.conftest import Q4, add_sent_referral, build_small_plan
+from tests.reports.conftest import Q4, add_sent_referral
+from tests.web.conftest import small_plan_app
 from web.cache import ReportWarmer, start_report_warmer, warm_reports
 
 PAGES = ["/reports/equity", "/reports/utilization", "/reports/referrals", "/reports/referrals.csv"]
@@ -22,19 +22,7 @@ PAGES = ["/reports/equity", "/reports/utilization", "/reports/referrals", "/repo
 
 @pytest.fixture
 def served(committing_engine: Engine) -> tuple[Any, Any]:
-    """The small plan, committed, and an app reading it on 2026-12-01 (in Q4), with a compliance user
-    signed in."""
-    from web import create_app
-
-    with Session(committing_engine) as s:
-        build_small_plan(s)
-        user_id = make_user(s, "compliance").id
-        s.commit()
-    app = create_app({"TESTING": True, "SECRET_KEY": "test", "TODAY": dt.date(2026, 12, 1),
-                      "SESSION_FACTORY": lambda: Session(committing_engine, expire_on_commit=False)})
-    client = app.test_client()
-    AuthActions(client, Session(committing_engine)).as_user(type("U", (), {"id": user_id})())
-    return app, client
+    return small_plan_app(committing_engine)
 
 
 def test_after_a_pass_the_first_pages_compute_nothing(committing_engine: Engine, served: tuple[Any, Any]) -> None:

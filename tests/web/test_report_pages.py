@@ -33,6 +33,7 @@ from reports.oversight import REFERRAL_COLUMNS, UTILIZATION_COLUMNS, referral_ev
 from tests.conftest import AuthActions, make_user
 from tests.factories import PLACES, ensure_service, make_contract, make_provider
 from tests.reports.conftest import Q4, SmallPlan, add_sent_referral, build_small_plan
+from tests.web.conftest import small_plan_app
 from web.charts import grouped_bar_chart, hbar_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -384,8 +385,6 @@ def test_a_download_is_kept_until_a_write_and_then_written_anew(committing_engin
     write retires it, and the next download is the file of the new data."""
     import pandas as pd
 
-    from web import create_app
-
     written: list[int] = []
     to_csv = pd.DataFrame.to_csv
 
@@ -395,15 +394,8 @@ def test_a_download_is_kept_until_a_write_and_then_written_anew(committing_engin
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", counting_to_csv)
 
-    with Session(committing_engine) as s:
-        build_small_plan(s)
-        user_id = make_user(s, "compliance").id
-        s.commit()
-    app = create_app({"TESTING": True, "SECRET_KEY": "test", "TODAY": dt.date(2026, 12, 1),
-                      "SESSION_FACTORY": lambda: Session(committing_engine, expire_on_commit=False)})
+    app, client = small_plan_app(committing_engine)
     cache = app.extensions["csmatch.read_cache"]
-    client = app.test_client()
-    AuthActions(client, Session(committing_engine)).as_user(type("U", (), {"id": user_id})())
     url = path + ("&" if "?" in path else "?") + "quarter=2026Q4"
 
     first = client.get(url).text
@@ -552,7 +544,7 @@ def solved_plan(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A generated roster (1,500 referrals, 25 providers) in a migrated SQLite file, solved once on
     2026-11-25 by the matcher: whatever disparities the report finds are the matcher's own."""
     from placement.services import run_solver
-    from tests.conftest import WEB_TODAY, generated_plan, make_user
+    from tests.conftest import WEB_TODAY, generated_plan
 
     url, engine = generated_plan(tmp_path_factory.mktemp("equity"), referrals=1500, providers=25, today=WEB_TODAY)
     with Session(engine) as session:

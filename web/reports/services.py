@@ -33,7 +33,7 @@ from providers.models import Provider
 from referrals.clocks import ANSWER_CLOCK, SEND_CLOCK
 from referrals.models import Member, Referral, ReferralStatus
 from referrals.services import UnplacedEntry, count_unplaced, network_gaps, unplaced_referrals
-from reports.common import day_number
+from reports.common import EPOCH, NO_DAY, day_number, day_numbers
 from reports.kept import Among, RowSource, fetch_query, fresh_rows
 from web.common import Page, PageRequest
 from web.queue.services import NOT_YET_SENT
@@ -50,7 +50,6 @@ __all__ = [
 ]
 
 DIMENSIONS = ("month", "county", "service", "provider")
-_EPOCH = dt.date(1970, 1, 1)  # day numbers count from it (reports.common.day_number)
 # Business days since receipt: (label, lowest age in the bucket)
 AGE_BUCKETS = (("0–5", 0), ("6–10", 6), ("11–20", 11), ("21–40", 21), ("41+", 41))
 # Waiting for a provider: not yet sent, or sent and not yet answered.
@@ -124,14 +123,14 @@ class _Days:
         day = start
         while day <= end:
             try:
-                send.append((calendar.due_date(day, SEND_CLOCK) - _EPOCH).days)
-                answer.append((calendar.due_date(day, ANSWER_CLOCK) - _EPOCH).days)
+                send.append((calendar.due_date(day, SEND_CLOCK) - EPOCH).days)
+                answer.append((calendar.due_date(day, ANSWER_CLOCK) - EPOCH).days)
             except CalendarRangeError:
                 send.append(-1)
                 answer.append(-1)
             months.append(day.strftime("%Y-%m"))
             day += dt.timedelta(days=1)
-        return cls((start - _EPOCH).days, np.array(send, dtype=np.int64), np.array(answer, dtype=np.int64), months)
+        return cls((start - EPOCH).days, np.array(send, dtype=np.int64), np.array(answer, dtype=np.int64), months)
 
 
 def _counts(keys: npt.NDArray[np.object_], *flags: npt.NDArray[np.bool_]) -> dict[str, list[int]]:
@@ -160,39 +159,33 @@ def timeliness(session: Session, by: str, start: dt.date, end: dt.date, as_of: d
     end = min(end, as_of)
     dialect = session.get_bind().dialect.name
     days = _Days.of(start, end, calendar)
-    today = (as_of - _EPOCH).days
-    never = np.iinfo(np.int64).max
+    today = (as_of - EPOCH).days
 
-    def numbers(values: npt.NDArray[np.object_]) -> npt.NDArray[np.int64]:
-        found = values.astype(np.float64)  # None -> NaN
-        out = np.full(len(values), never, dtype=np.int64)
-        known = ~np.isnan(found)
-        out[known] = found[known].astype(np.int64)
-        return out
+    Days = npt.NDArray[np.int64]
 
-    def table(name: str, query: Callable[[Among | None], sa.Select[Any]], width: int) -> npt.NDArray[np.object_]:
+    def clocks(name: str, query: Callable[[Among | None], sa.Select[Any]],
+               due: Days) -> tuple[npt.NDArray[np.object_], Days, Days]:
+        """The rows of clocks started on a day the calendar covers (their day is column 1), the
+        day's index in the window and the clock's due day."""
         found = rows(session, (name, start, end), fetch_query(query))
-        return np.array(found, dtype=object) if found else np.empty((0, width), dtype=object)
+        table = np.array(found, dtype=object) if found else np.empty((0, 7), dtype=object)
+        started = day_numbers(table[:, 1]) - days.first
+        judged = due[started] >= 0
+        return table[judged], started[judged], due[started][judged]
 
-    sends = table("timeliness.send", lambda among: _send_query(start, end, dialect, among), 7)
-    received = numbers(sends[:, 1]) - days.first
-    send_due = days.send_due[received]
-    judged = send_due >= 0
-    sends, received, send_due = sends[judged], received[judged], send_due[judged]
-    sent_on = numbers(sends[:, 5])
-    sent, waiting = sent_on != never, (sent_on == never) & (sends[:, 4] == 0)
+    sends, received, send_due = clocks("timeliness.send", lambda among: _send_query(start, end, dialect, among),
+                                       days.send_due)
+    sent_on = day_numbers(sends[:, 5])
+    sent, waiting = sent_on != NO_DAY, (sent_on == NO_DAY) & (sends[:, 4] == 0)
     send_keys = {"month": np.array(days.months, dtype=object)[received], "county": sends[:, 2],
                  "service": sends[:, 3], "provider": np.where(sent, sends[:, 6], "(not sent)")}[by]
     send = _counts(send_keys, sent & (sent_on <= send_due), sent, waiting & (send_due < today),
                    waiting & (send_due >= today))
 
-    answers = table("timeliness.answer", lambda among: _answer_query(start, end, dialect, among), 7)
-    sent_day = numbers(answers[:, 1]) - days.first
-    answer_due = days.answer_due[sent_day]
-    judged = answer_due >= 0
-    answers, sent_day, answer_due = answers[judged], sent_day[judged], answer_due[judged]
-    answered_on = numbers(answers[:, 2])
-    answered, unanswered = answered_on != never, answers[:, 3] == 1
+    answers, sent_day, answer_due = clocks("timeliness.answer",
+                                           lambda among: _answer_query(start, end, dialect, among), days.answer_due)
+    answered_on = day_numbers(answers[:, 2])
+    answered, unanswered = answered_on != NO_DAY, answers[:, 3] == 1
     answer_keys = {"month": np.array(days.months, dtype=object)[sent_day], "county": answers[:, 4],
                    "service": answers[:, 5], "provider": answers[:, 6]}[by]
     answer = _counts(answer_keys, answered & (answered_on <= answer_due), answered, unanswered & (answer_due < today),
