@@ -102,6 +102,21 @@ def db_check(obj: CliContext) -> None:
     click.echo("Models and migrations agree.")
 
 
+@db.command("prune-changes")
+@pass_context
+def db_prune_changes(obj: CliContext) -> None:
+    """Cut the referral change log (csmatch.changes); the nightly rebalance does it on each run.
+
+    For a database that runs no nightly rebalance, schedule this instead: the log grows with every
+    write. Report pages read their periods afresh once after it.
+    """
+    from csmatch.changes import prune_changes
+
+    with obj.session() as session:
+        removed = prune_changes(session.connection())
+    click.echo(f"Referral change log cut: removed {removed:,} of its rows.")
+
+
 def _register_area_commands() -> None:
     for name in AREA_CLI_MODULES:
         module = importlib.import_module(name)

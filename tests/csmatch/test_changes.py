@@ -231,3 +231,27 @@ def test_a_rolled_back_write_logs_nothing(committing_engine: Engine, world: Worl
         session.rollback()
     assert logged_since(committing_engine, place) == frozenset()
     assert place_now(committing_engine) == place
+
+
+def test_db_prune_changes_cuts_the_log(tmp_path: Any, runner: Any) -> None:
+    """``csmatch db prune-changes``, for a database that runs no nightly rebalance."""
+    from csmatch import migrate
+    from csmatch.cli import main
+    from csmatch.db import make_engine
+
+    url = f"sqlite:///{tmp_path / 'prune.sqlite'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        member = make_member(session)
+        make_referral(session, member)
+        make_referral(session, member)
+        session.commit()
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql(f"SELECT count(*) FROM {TABLE}").scalar() == 2
+    result = runner.invoke(main, ["--database-url", url, "db", "prune-changes"])
+    assert result.exit_code == 0, result.output
+    assert "removed 1 of its rows" in result.output
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql(f"SELECT referral_id FROM {TABLE}").scalars().all() == [None]
+    engine.dispose()
