@@ -12,6 +12,10 @@ A row source is called with a name (what is read: the query and its arguments, s
 period) and ``fetch``, which reads the rows of the referrals given (or of all, for None); each
 row's first column is its referral id, and a referral may have several rows or none.
 
+A report may also keep what it computes from the rows (:func:`derived`): the value is kept with
+the rows and, after a refresh, patched at the rows that changed instead of computed again from all
+of them (the equity review's columns: business days, distances, age bands, group codes).
+
 Nothing is kept when a read cannot be trusted to stay in step: the session's transaction has
 written, or a PostgreSQL writer is in flight. Those reads are fresh, as are the command line's
 (:func:`fresh_rows`).
