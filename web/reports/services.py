@@ -80,7 +80,7 @@ class TimelinessRow:
 def _send_query(start: dt.date, end: dt.date, dialect: str, among: Among | None = None) -> sa.Select[Any]:
     """Per referral received in ``[start, end]``: its receipt day, county, service, whether it was
     discontinued, and the day and provider of its first sending (NULL: never sent)."""
-    first = _first_sent(with_provider=True)
+    first = _first_sent()
     stmt = (
         sa.select(Referral.id, day_number(Referral.received_date, dialect), Member.county, Referral.service_key,
                   sa.case((Referral.status == ReferralStatus.DISCONTINUED, 1), else_=0),
@@ -200,16 +200,13 @@ def timeliness(session: Session, by: str, start: dt.date, end: dt.date, as_of: d
     return result
 
 
-def _first_sent(*, with_provider: bool) -> sa.Subquery:
-    """Per referral, the first day it was sent to a provider (and that provider, when asked for).
+def _first_sent() -> sa.Subquery:
+    """Per referral, the first day it was sent to a provider, and that provider.
 
     The first sending is the sent assignment with no other sent earlier (by ``sent_on``, then
     ``id``): an anti-join both databases answer from the ``(referral_id, sent_on)`` index, where a
     window function made SQLite number every sent assignment first.
     """
-    if not with_provider:
-        return (sa.select(Assignment.referral_id, sa.func.min(Assignment.sent_on).label("sent_on"))
-                .where(Assignment.sent_on.is_not(None)).group_by(Assignment.referral_id).subquery("first_sent"))
     a, earlier = aliased(Assignment), aliased(Assignment)
     return (
         sa.select(a.referral_id, a.provider_id, a.sent_on)
