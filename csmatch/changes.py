@@ -26,7 +26,9 @@ shared advisory lock, as the data-changes trigger does, so no log id is handed o
 :func:`csmatch.dataversion.data_version`. A TRUNCATE logs NULL. SQLite: row-level triggers (it
 has no statement-level ones).
 
-The log grows with every write; the nightly batch prunes it (:func:`prune_changes`).
+The log grows with every write; the nightly batch prunes it (:func:`prune_changes`, which leaves
+one NULL row where it cut: a reader whose place is older reads everything again), or
+``csmatch db prune-changes`` where no nightly runs.
 ``tests/csmatch/test_changes.py`` checks that every table with a referral id has its triggers.
 """
 
@@ -61,12 +63,9 @@ LOGGED: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 ALL_REFERRALS = None  # a logged referral_id of NULL
 _EVENTS = ("INSERT", "UPDATE", "DELETE")
-# a pruned log keeps one NULL row where it was cut: a reader whose place is older refreshes everything
 
 
 def _trigger(table: str, event: str) -> str:
-    # PostgreSQL fires a statement's triggers in name order: "<table>_referral_changes_*" comes after
-    # "<table>_data_changed", which takes the writers' advisory lock (csmatch.dataversion)
     return f"{table}_referral_changes_{event.lower()}"
 
 
