@@ -113,10 +113,11 @@ def cached(session: Session, key: Hashable, compute: Callable[[], T]) -> T:
 
 def warm_reports(app: Flask) -> float:
     """One pass of the report warmer: every kept row set brought up to date, then the results the
-    report pages show first computed (:func:`web.reports.oversight.warm_reports`); return its seconds.
-    Read-only: the session is rolled back."""
+    report pages show first computed (:func:`web.reports.oversight.warm_reports`,
+    :func:`web.reports.views.warm_timeliness`); return its seconds. Read-only: the session is rolled back."""
     from web.db import new_session
     from web.reports.oversight import warm_reports as warm_pages
+    from web.reports.views import warm_timeliness
 
     started = time.perf_counter()
     with app.app_context():
@@ -126,6 +127,7 @@ def warm_reports(app: Flask) -> float:
             if store is not None:
                 store.refresh(session)
             warm_pages(session)
+            warm_timeliness(session)
         finally:
             session.rollback()
             session.close()

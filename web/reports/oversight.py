@@ -216,20 +216,21 @@ def _referral_counts(session: Session, period: Period, by: str) -> pd.DataFrame:
                   lambda: referral_counts(session, period, ("month", by), rows=kept_rows))
 
 
+def _capacity_in_force(session: Session, period: Period) -> pd.DataFrame:
+    return cached(session, ("capacity_in_force", period), lambda: capacity_in_force(session, period))
+
+
 def warm_reports(session: Session) -> None:
     """Compute, through the app's caches, what compliance opens first: this quarter's equity review,
-    utilization by county and referrals by month, the referral file, and timeliness by month. The report warmer calls it
-    (:func:`web.cache.start_report_warmer`) so that the first reader after a start or a write finds
-    them ready (the page's results, and the referral file's text)."""
+    utilization by county and referrals by month, and the referral file. The report warmer calls it
+    (:func:`web.cache.warm_reports`) so that the first reader after a start or a write finds them
+    ready (the pages' results, and the referral file's text)."""
     period = period_from_args({}, today())
     _equity_report(session, period, {})
     _utilization(session, period, "county")
-    cached(session, ("capacity_in_force", period), lambda: capacity_in_force(session, period))
+    _capacity_in_force(session, period)
     _referral_counts(session, period, "month")
     _csv_text(session, ("referrals", period), lambda: _referral_events(session, period))
-    from web.reports.views import warm_timeliness
-
-    warm_timeliness(session)
 
 
 def _equity_tables(report: EquityReport, scope: Scope, names: Mapping[str, Mapping[str, str]],
@@ -392,7 +393,7 @@ def utilization_page() -> str:
     except ArgError as exc:
         _bad_request(exc)
     frame = _utilization(session, period, by)
-    capacity = cached(session, ("capacity_in_force", period), lambda: capacity_in_force(session, period))
+    capacity = _capacity_in_force(session, period)
     shown = frame[frame["service"] == service] if service else frame
     # a page of the rows: by provider, three months of every contract are thousands (the CSV has them all)
     shown = shown.iloc[page.offset:page.offset + page.per_page]
