@@ -2,9 +2,10 @@
 
 Each report covers a :class:`~reports.common.Period` (a quarter for the Over/Under Utilization
 Review Committee, VI.I.1.b, or any range) and returns a tidy :class:`pandas.DataFrame`. Columns
-are listed in ``docs/reports.md``. Timeliness counts in SQL. Utilization and referrals read one
-narrow row per assignment or event, through a :data:`reports.kept.RowSource` (the dashboard keeps
-them and reads again only the referrals a write touched), and count them in numpy or Python.
+are listed in ``docs/reports.md``. Each reads one narrow row per clock, assignment or event and
+counts in Python: timeliness with pandas (business days cannot be counted in SQL); utilization and
+referrals through a :data:`reports.kept.RowSource` (the dashboard keeps those rows and reads again
+only the referrals a write touched), with numpy and a Counter.
 
 Utilization (:func:`utilization`), per month × service × county (or × provider):
     an assignment holds units from the day it is created to the day it ends (the capacity ledger's
